@@ -1,0 +1,210 @@
+"""Declarative dynamic models shared by the optimiser and the checker.
+
+A model names its states, controls and parameters and gives the right-hand side as CasADi
+expressions of those names. Neither the optimiser nor the checker knows which model it runs: both
+read the compiled functions built here, so they cannot disagree about the dynamics.
+
+States that span many orders of magnitude (cell counts) are declared ``log=True``; every numerical
+method then works on ``ln x`` (``d ln x/dt = f(x)/x``), which keeps decision variables O(1) from
+10^9 cells down to far below one cell.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from types import SimpleNamespace
+
+import casadi as ca
+import numpy as np
+
+from models.parameters import ParameterSet
+
+Expressions = Mapping[str, ca.SX]
+RightHandSide = Callable[[SimpleNamespace, SimpleNamespace, SimpleNamespace], Expressions]
+
+
+class ModelError(ValueError):
+    """A model definition is inconsistent (raised when the model is declared)."""
+
+
+@dataclass(frozen=True)
+class State:
+    name: str
+    unit: str = "1"
+    log: bool = False
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Control:
+    """A dose control: the model sees the dose fraction ``u`` in [lower, upper].
+
+    ``reference_dose`` (in ``dose_unit`` per day) is the dose given when ``u == 1``; schedules are
+    written in dose units and divided by it.
+    """
+
+    name: str
+    lower: float = 0.0
+    upper: float = 1.0
+    dose_unit: str = "1"
+    reference_dose: float = 1.0
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Parameter:
+    name: str
+    unit: str = "1"
+    description: str = ""
+
+
+@dataclass(frozen=True)
+class Output:
+    name: str
+    unit: str = "1"
+    description: str = ""
+
+
+@dataclass
+class Model:
+    """A controlled ODE ``dx/dt = rhs(x, u, p)`` with ``x(0) = initial(p)``.
+
+    ``rhs``, ``initial`` and ``outputs`` receive namespaces of CasADi symbols (``x.S``, ``u.osi``,
+    ``p.r_S``) and return ``{name: expression}``; outputs receive ``(x, p)``.
+    """
+
+    name: str
+    states: Sequence[State]
+    controls: Sequence[Control]
+    parameters: Sequence[Parameter]
+    rhs: RightHandSide
+    initial: Callable[[SimpleNamespace], Expressions]
+    outputs: Callable[[SimpleNamespace, SimpleNamespace], Expressions]
+    output_info: Sequence[Output] = field(default_factory=tuple)
+    time_unit: str = "day"
+    description: str = ""
+
+    def __post_init__(self) -> None:
+        for kind, items in (("state", self.states), ("control", self.controls),
+                            ("parameter", self.parameters)):
+            names = [item.name for item in items]
+            duplicated = sorted({n for n in names if names.count(n) > 1})
+            if duplicated:
+                raise ModelError(f"model {self.name!r}: duplicate {kind} name(s) {duplicated}")
+        for control in self.controls:
+            if not control.lower < control.upper:
+                raise ModelError(f"control {control.name!r}: lower bound must be below upper bound")
+            if not control.reference_dose > 0:
+                raise ModelError(f"control {control.name!r}: reference_dose must be positive")
+        self._symbols  # noqa: B018 - evaluate now so a bad definition fails at declaration
+
+    # -- names ---------------------------------------------------------------------------------
+    @property
+    def state_names(self) -> list[str]:
+        return [s.name for s in self.states]
+
+    @property
+    def control_names(self) -> list[str]:
+        return [c.name for c in self.controls]
+
+    @property
+    def parameter_names(self) -> list[str]:
+        return [p.name for p in self.parameters]
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self._symbols["outputs"].keys())
+
+    def control(self, name: str) -> Control:
+        for control in self.controls:
+            if control.name == name:
+                return control
+        raise ModelError(f"model {self.name!r} has no control {name!r}; "
+                         f"it has {self.control_names}")
+
+    @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
+    def log_mask(self) -> np.ndarray:
+        return np.array([s.log for s in self.states], dtype=bool)
+
+    @property
+    def structure_key(self) -> str:
+        """Identifies the compiled structure: equal keys mean a solver can be reused."""
+        return str(self.f_internal) + repr(self.states) + repr(self.controls) + repr(
+            self.parameters)
+
+    # -- symbolic form -------------------------------------------------------------------------
+    @cached_property
+    def _symbols(self) -> dict:
+        xi = ca.SX.sym("x", len(self.states))
+        u = ca.SX.sym("u", len(self.controls))
+        p = ca.SX.sym("p", len(self.parameters))
+        natural = [ca.exp(xi[i]) if s.log else xi[i] for i, s in enumerate(self.states)]
+        x_ns = SimpleNamespace(**{s.name: natural[i] for i, s in enumerate(self.states)})
+        u_ns = SimpleNamespace(**{c.name: u[i] for i, c in enumerate(self.controls)})
+        p_ns = SimpleNamespace(**{q.name: p[i] for i, q in enumerate(self.parameters)})
+
+        derivatives = self._complete("rhs", self.rhs(x_ns, u_ns, p_ns), self.state_names)
+        initial = self._complete("initial", self.initial(p_ns), self.state_names)
+        outputs = dict(self.outputs(x_ns, p_ns))
+        if not outputs:
+            raise ModelError(f"model {self.name!r} declares no outputs; the objective needs one")
+
+        dxi = [derivatives[s.name] / natural[i] if s.log else derivatives[s.name]
+               for i, s in enumerate(self.states)]
+        x0i = [ca.log(initial[s.name]) if s.log else initial[s.name] for s in self.states]
+        return {"xi": xi, "u": u, "p": p, "dxi": ca.vertcat(*dxi), "x0i": ca.vertcat(*x0i),
+                "natural": ca.vertcat(*natural), "outputs": outputs}
+
+    def _complete(self, what: str, exprs: Expressions, names: list[str]) -> dict:
+        exprs = dict(exprs)
+        missing = [n for n in names if n not in exprs]
+        extra = [n for n in exprs if n not in names]
+        if missing or extra:
+            raise ModelError(f"model {self.name!r}: {what} must give exactly the states; "
+                             f"missing {missing}, unknown {extra}")
+        return exprs
+
+    # -- compiled functions (internal coordinates: ln x for log states) --------------------------
+    @cached_property
+    def f_internal(self) -> ca.Function:
+        s = self._symbols
+        return ca.Function("f", [s["xi"], s["u"], s["p"]], [s["dxi"]], ["x", "u", "p"], ["xdot"])
+
+    @cached_property
+    def jac_internal(self) -> ca.Function:
+        s = self._symbols
+        return ca.Function("f_jacobian", [s["xi"], s["u"], s["p"]], [ca.densify(ca.jacobian(s["dxi"], s["xi"]))])
+
+    @cached_property
+    def x0_internal(self) -> ca.Function:
+        s = self._symbols
+        return ca.Function("x0", [s["p"]], [s["x0i"]])
+
+    @cached_property
+    def natural_states(self) -> ca.Function:
+        s = self._symbols
+        return ca.Function("natural", [s["xi"]], [s["natural"]])
+
+    def output_function(self, name: str) -> ca.Function:
+        outputs = self._symbols["outputs"]
+        if name not in outputs:
+            raise ModelError(f"model {self.name!r} has no output {name!r}; "
+                             f"it has {sorted(outputs)}")
+        s = self._symbols
+        return ca.Function(name, [s["xi"], s["p"]], [outputs[name]])
+
+    @cached_property
+    def all_outputs(self) -> ca.Function:
+        s = self._symbols
+        return ca.Function("outputs", [s["xi"], s["p"]], [ca.vertcat(*s["outputs"].values())])
+
+    # -- parameters ----------------------------------------------------------------------------
+    def parameter_vector(self, parameter_set: ParameterSet) -> np.ndarray:
+        """Values in the units the model declares (converted with pint), in declaration order."""
+        return parameter_set.vector(self.parameters)

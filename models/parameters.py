@@ -1,0 +1,154 @@
+"""Parameter sets as data: every value carries a unit and a source.
+
+A parameter-set file is TOML::
+
+    [meta]
+    name = "persister-default"
+    description = "..."
+
+    [parameters.r_S]
+    value = 0.15
+    unit = "1/day"
+    source = "doi:... or 'assumption: reasoning'"
+
+Values are converted with pint to the unit the model declares, so a file may say ``48 hour``
+where the model wants days.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import tomllib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:  # pragma: no cover
+    from models.model import Parameter
+
+
+class ParameterError(ValueError):
+    """A parameter-set file or value is unusable; the message names the parameter and the fix."""
+
+
+@lru_cache(maxsize=1)
+def unit_registry():
+    import pint
+
+    registry = pint.UnitRegistry()
+    registry.define("cell = [cell_count]")
+    return registry
+
+
+def convert(value: float, unit: str, to_unit: str, what: str = "value") -> float:
+    """Convert ``value unit`` to ``to_unit`` or raise a ParameterError naming ``what``."""
+    import pint
+
+    registry = unit_registry()
+    try:
+        return float((value * registry(unit)).to(to_unit).magnitude)
+    except pint.errors.DimensionalityError:
+        raise ParameterError(f"{what}: unit {unit!r} cannot be converted to {to_unit!r}; "
+                             f"give it in {to_unit!r} or a compatible unit") from None
+    except (pint.errors.UndefinedUnitError, AttributeError, TypeError, ValueError):
+        raise ParameterError(f"{what}: unknown unit {unit!r}; use a pint unit such as "
+                             f"{to_unit!r}") from None
+
+
+@dataclass(frozen=True)
+class ParameterValue:
+    value: float
+    unit: str
+    source: str
+    description: str = ""
+    lower: float | None = None  # documented plausible range (used by robustness work)
+    upper: float | None = None
+
+
+@dataclass(frozen=True)
+class ParameterSet:
+    name: str
+    values: Mapping[str, ParameterValue]
+    description: str = ""
+
+    @classmethod
+    def from_toml(cls, path: str | Path) -> ParameterSet:
+        path = Path(path)
+        try:
+            data = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise ParameterError(f"parameter file {str(path)!r} does not exist; check the "
+                                 "path") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+            raise ParameterError(f"parameter file {str(path)!r} is not valid TOML ({error}); "
+                                 "fix the syntax") from None
+        return cls.from_mapping(data, origin=str(path))
+
+    @classmethod
+    def from_mapping(cls, data: Mapping, origin: str = "<mapping>") -> ParameterSet:
+        meta = data.get("meta", {})
+        raw = data.get("parameters")
+        if not isinstance(raw, Mapping) or not raw:
+            raise ParameterError(f"{origin}: no [parameters.NAME] tables found; each parameter "
+                                 "needs value, unit and source")
+        values = {}
+        for name, entry in raw.items():
+            if not isinstance(entry, Mapping):
+                raise ParameterError(f"{origin}: parameter {name!r} must be a table with value, "
+                                     "unit and source")
+            missing = [key for key in ("value", "unit", "source") if key not in entry]
+            if missing:
+                raise ParameterError(f"{origin}: parameter {name!r} lacks {missing}; every "
+                                     "parameter needs value, unit and source")
+            values[name] = ParameterValue(
+                value=_finite(entry["value"], f"{origin}: parameter {name!r}"),
+                unit=str(entry["unit"]),
+                source=str(entry["source"]),
+                description=str(entry.get("description", "")),
+                lower=entry.get("lower"),
+                upper=entry.get("upper"),
+            )
+        return cls(name=str(meta.get("name", origin)), values=values,
+                   description=str(meta.get("description", "")))
+
+    def with_values(self, **values: float) -> ParameterSet:
+        """A copy with some values replaced (in each parameter's own unit)."""
+        unknown = sorted(set(values) - set(self.values))
+        if unknown:
+            raise ParameterError(f"unknown parameter(s) {unknown}; known: {sorted(self.values)}")
+        updated = dict(self.values)
+        for name, value in values.items():
+            updated[name] = replace(updated[name], value=_finite(value, f"parameter {name!r}"))
+        return replace(self, values=updated)
+
+    def vector(self, declared: Sequence[Parameter]) -> np.ndarray:
+        """Values in the declared units and order; every declared name must be present."""
+        missing = [p.name for p in declared if p.name not in self.values]
+        if missing:
+            raise ParameterError(f"parameter set {self.name!r} lacks {missing}; add them with "
+                                 "value, unit and source")
+        return np.array([
+            convert(self.values[p.name].value, self.values[p.name].unit, p.unit,
+                    what=f"parameter {p.name!r}")
+            for p in declared
+        ])
+
+    @property
+    def digest(self) -> str:
+        """Short content hash, for provenance."""
+        canonical = json.dumps({k: [v.value, v.unit] for k, v in sorted(self.values.items())})
+        return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+def _finite(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise ParameterError(f"{what}: value {value!r} is not a number; give a finite number")
+    if not math.isfinite(value):
+        raise ParameterError(f"{what}: value {value!r} is not finite; give a finite number")
+    return float(value)

@@ -1,0 +1,115 @@
+"""The persister model of EGFR-mutant, AXL-low lung cancer under osimertinib and an IGF-1R inhibitor.
+
+Mechanisms (science brief; Wang et al., Nat Commun 2020, doi:10.1038/s41467-020-18442-4):
+
+* sensitive cells ``S`` grow logistically and are killed by osimertinib;
+* osimertinib drives ``S -> P`` (drug-tolerant persisters) at a rate that grows with IGF-1R ``G``;
+* osimertinib induces FOXA1 ``F`` which induces IGF-1R ``G`` (two first-order delays); both relax
+  when osimertinib stops;
+* the IGF-1R inhibitor kills persisters at a rate proportional to ``G``; without osimertinib ``G``
+  is low, so the inhibitor alone only slows growth a little;
+* without osimertinib, persisters revert to ``S`` and regrow;
+* persisters seed resistant cells ``R`` at a low rate; ``R`` grows whatever the drugs.
+
+Drug exposure per drug is an effect compartment ``C`` (relative to the steady state of the
+reference daily dose) with an Emax effect.
+"""
+
+from __future__ import annotations
+
+from importlib.resources import files
+from types import SimpleNamespace
+
+import casadi as ca
+
+from models.model import Control, Model, Output, Parameter, State
+from models.parameters import ParameterSet
+
+OSIMERTINIB = "osimertinib"
+IGF1R_INHIBITOR = "igf1r_inhibitor"
+
+PARAMETERS = (
+    Parameter("N0", "cell", "tumour cells at the start of treatment"),
+    Parameter("f_P0", "1", "persister fraction before treatment"),
+    Parameter("R0", "cell", "expected resistant cells before treatment"),
+    Parameter("K", "cell", "carrying capacity"),
+    Parameter("r_S", "1/day", "growth rate of sensitive cells"),
+    Parameter("r_P", "1/day", "growth rate of persisters (slow-cycling)"),
+    Parameter("r_R", "1/day", "growth rate of resistant cells"),
+    Parameter("k_S", "1/day", "osimertinib kill rate of sensitive cells at full effect"),
+    Parameter("alpha", "1/day", "S -> P switching rate at full osimertinib effect, IGF-1R low"),
+    Parameter("beta", "1", "fold increase of switching at full IGF-1R induction"),
+    Parameter("rho", "1/day", "P -> S reversion rate without osimertinib"),
+    Parameter("k_P", "1/day", "IGF-1R inhibitor kill rate of persisters at full effect and G=1"),
+    Parameter("theta", "1", "fractional slowing of S growth by the IGF-1R inhibitor alone"),
+    Parameter("mu", "1/day", "P -> R transition rate"),
+    Parameter("t_half_F", "day", "half-time of FOXA1 induction/relaxation"),
+    Parameter("t_half_G", "day", "half-time of IGF-1R following FOXA1"),
+    Parameter("t_half_osi", "day", "osimertinib effect-compartment half-life"),
+    Parameter("t_half_igf", "day", "IGF-1R inhibitor effect-compartment half-life"),
+    Parameter("EC50_osi", "1", "osimertinib exposure for half effect (rel. to reference dose)"),
+    Parameter("EC50_igf", "1", "IGF-1R inhibitor exposure for half effect (rel. to reference)"),
+)
+
+
+def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
+    ln2 = ca.log(2)
+    total = x.S + x.P + x.R
+    crowding = 1 - total / p.K
+    e_osi = (1 + p.EC50_osi) * x.C_osi / (p.EC50_osi + x.C_osi)  # Emax, equal to 1 at C = 1
+    e_igf = (1 + p.EC50_igf) * x.C_igf / (p.EC50_igf + x.C_igf)
+    switching = p.alpha * e_osi * (1 + p.beta * x.G) * x.S
+    reversion = p.rho * (1 - e_osi) * x.P
+    return {
+        "S": p.r_S * (1 - p.theta * e_igf) * crowding * x.S - p.k_S * e_osi * x.S
+        - switching + reversion,
+        "P": p.r_P * crowding * x.P + switching - reversion - p.k_P * e_igf * x.G * x.P
+        - p.mu * x.P,
+        "R": p.r_R * crowding * x.R + p.mu * x.P,
+        "F": ln2 / p.t_half_F * (e_osi - x.F),
+        "G": ln2 / p.t_half_G * (x.F - x.G),
+        "C_osi": ln2 / p.t_half_osi * (u.osimertinib - x.C_osi),
+        "C_igf": ln2 / p.t_half_igf * (u.igf1r_inhibitor - x.C_igf),
+    }
+
+
+def _initial(p: SimpleNamespace) -> dict:
+    return {"S": p.N0 * (1 - p.f_P0), "P": p.N0 * p.f_P0, "R": p.R0,
+            "F": 0, "G": 0, "C_osi": 0, "C_igf": 0}
+
+
+def _outputs(x: SimpleNamespace, p: SimpleNamespace) -> dict:
+    total = x.S + x.P + x.R
+    return {"total_cells": total, "log10_total_cells": ca.log10(total)}
+
+
+def persister_model() -> Model:
+    """The built-in model; reference doses follow the xenograft protocols (see parameter file)."""
+    return Model(
+        name="persister",
+        description="Sensitive/persister/resistant cells with FOXA1 -> IGF-1R induction",
+        states=(
+            State("S", "cell", log=True, description="osimertinib-sensitive cells"),
+            State("P", "cell", log=True, description="drug-tolerant persisters"),
+            State("R", "cell", log=True, description="resistant cells"),
+            State("F", "1", description="FOXA1 induction (0..1)"),
+            State("G", "1", description="IGF-1R level in persisters (0..1)"),
+            State("C_osi", "1", description="osimertinib exposure rel. to reference dose"),
+            State("C_igf", "1", description="IGF-1R inhibitor exposure rel. to reference dose"),
+        ),
+        controls=(
+            Control(OSIMERTINIB, 0.0, 1.0, dose_unit="mg/kg", reference_dose=5.0,
+                    description="osimertinib, oral, once daily"),
+            Control(IGF1R_INHIBITOR, 0.0, 1.0, dose_unit="mg/kg", reference_dose=25.0,
+                    description="IGF-1R inhibitor (linsitinib), oral, once daily"),
+        ),
+        parameters=PARAMETERS,
+        rhs=_rhs,
+        initial=_initial,
+        outputs=_outputs,
+        output_info=(Output("total_cells", "cell"), Output("log10_total_cells", "log10(cell)")),
+    )
+
+
+def default_parameters() -> ParameterSet:
+    return ParameterSet.from_toml(files("models") / "data" / "persister_default.toml")

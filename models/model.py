@@ -11,6 +11,7 @@ method then works on ``ln x`` (``d ln x/dt = f(x)/x``), which keeps decision var
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -129,14 +130,18 @@ class Model:
         return len(self.states)
 
     @property
+    def n_states(self) -> int:
+        return len(self.states)
+
+    @property
     def log_mask(self) -> np.ndarray:
         return np.array([s.log for s in self.states], dtype=bool)
 
     @property
     def structure_key(self) -> str:
         """Identifies the compiled structure: equal keys mean a solver can be reused."""
-        return str(self.f_internal) + repr(self.states) + repr(self.controls) + repr(
-            self.parameters)
+        text = "".join(f.serialize() for f in (self.f_internal, self.x0_internal, self.all_outputs))
+        return hashlib.sha256((text + repr(self.output_names)).encode()).hexdigest()[:16]
 
     # -- symbolic form -------------------------------------------------------------------------
     @cached_property

@@ -8,7 +8,8 @@ Mechanisms (science brief; Wang et al., Nat Commun 2020, doi:10.1038/s41467-020-
   when osimertinib stops;
 * the IGF-1R inhibitor kills persisters at a rate proportional to ``G``; without osimertinib ``G``
   is low, so the inhibitor alone only slows growth a little;
-* without osimertinib, persisters revert to ``S`` and regrow;
+* without osimertinib, persisters revert to ``S`` and regrow; under osimertinib a slow reversion
+  remains (state switching is bidirectional), which also bounds the ratio of the compartments;
 * persisters seed resistant cells ``R`` at a low rate; ``R`` grows whatever the drugs.
 
 Drug exposure per drug is an effect compartment ``C`` (relative to the steady state of the
@@ -40,6 +41,7 @@ PARAMETERS = (
     Parameter("alpha", "1/day", "S -> P switching rate at full osimertinib effect, IGF-1R low"),
     Parameter("beta", "1", "fold increase of switching at full IGF-1R induction"),
     Parameter("rho", "1/day", "P -> S reversion rate without osimertinib"),
+    Parameter("rho_osi", "1/day", "P -> S reversion rate under full osimertinib effect"),
     Parameter("k_P", "1/day", "IGF-1R inhibitor kill rate of persisters at full effect and G=1"),
     Parameter("theta", "1", "fractional slowing of S growth by the IGF-1R inhibitor alone"),
     Parameter("mu", "1/day", "P -> R transition rate"),
@@ -59,7 +61,7 @@ def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
     e_osi = (1 + p.EC50_osi) * x.C_osi / (p.EC50_osi + x.C_osi)  # Emax, equal to 1 at C = 1
     e_igf = (1 + p.EC50_igf) * x.C_igf / (p.EC50_igf + x.C_igf)
     switching = p.alpha * e_osi * (1 + p.beta * x.G) * x.S
-    reversion = p.rho * (1 - e_osi) * x.P
+    reversion = (p.rho * (1 - e_osi) + p.rho_osi * e_osi) * x.P
     return {
         "S": p.r_S * (1 - p.theta * e_igf) * crowding * x.S - p.k_S * e_osi * x.S
         - switching + reversion,

@@ -31,8 +31,8 @@ class Trajectory:
 
     @property
     def states(self) -> dict[str, np.ndarray]:
-        natural = np.where(self.model.log_mask[:, None], np.exp(self.internal), self.internal)
-        return dict(zip(self.model.state_names, natural, strict=True))
+        natural = self.model.natural_states.map(len(self.times))(self.internal)
+        return dict(zip(self.model.state_names, np.asarray(natural), strict=True))
 
     def output(self, name: str) -> np.ndarray:
         function = self.model.output_function(name)

@@ -1,0 +1,61 @@
+"""Rules on a schedule that both the optimiser and the checker apply.
+
+A constraint defines one ``usage`` expression of the dose fractions. The optimiser adds
+``usage <= limit`` to the CasADi problem with symbolic controls; the checker evaluates the very
+same expression on a finished schedule. One definition, two uses: they cannot disagree.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import casadi as ca
+import numpy as np
+
+from models.model import Model
+from models.schedule import Schedule
+
+CHECK_TOLERANCE = 1e-6
+
+
+@dataclass(frozen=True)
+class ConstraintReport:
+    name: str
+    used: float
+    limit: float
+    unit: str
+    passed: bool
+
+    def describe(self) -> str:
+        verdict = "ok" if self.passed else "VIOLATED"
+        return f"{self.name}: {self.used:.4g} of {self.limit:.4g} {self.unit} ({verdict})"
+
+
+class Constraint(ABC):
+    """``usage(controls, grid_step) <= limit`` on the rows of dose fractions (1 x N each)."""
+
+    name: str
+    unit: str
+    limit: float
+
+    @abstractmethod
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        """The constrained quantity; must accept symbolic and numeric rows alike."""
+
+    @property
+    @abstractmethod
+    def drugs(self) -> tuple[str, ...]:
+        """Controls the rule reads (used to validate it against a model)."""
+
+    def validate(self, model: Model) -> None:
+        for drug in self.drugs:
+            model.control(drug)
+
+    def check(self, schedule: Schedule, model: Model) -> ConstraintReport:
+        fractions = schedule.fractions(model)
+        rows = {name: ca.DM(fractions[i]).T for i, name in enumerate(model.control_names)}
+        used = float(self.usage(rows, schedule.grid_step))
+        passed = bool(np.isfinite(used) and used <= self.limit + CHECK_TOLERANCE)
+        return ConstraintReport(self.name, used, self.limit, self.unit, passed)

@@ -1,0 +1,63 @@
+"""Exposure budgets for the IGF-1R inhibitor (the reason it may only be given transiently)."""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import casadi as ca
+
+from constraints.base import Constraint
+from models.parameters import ParameterError, convert
+
+_BUDGET = re.compile(r"^\s*(?P<number>[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)\s*(?P<unit>[^\d\s]*)\s*$")
+_UNITS = {"": "day", "d": "day", "day": "day", "days": "day", "h": "hour", "hour": "hour",
+          "hours": "hour", "w": "week", "week": "week", "weeks": "week"}
+_HELP = "give a number of days with an optional unit, e.g. 10d, 240h, 1.5w or 10"
+
+
+class BudgetError(ValueError):
+    """A budget string cannot be read; the message says what to write instead."""
+
+
+def parse_budget(text: str) -> float:
+    """A days-on budget in days from ``10d``, ``240h``, ``1.5w`` or ``10`` (days)."""
+    if text is None or not str(text).strip():
+        raise BudgetError(f"budget is empty; {_HELP}")
+    match = _BUDGET.match(str(text))
+    if not match:
+        raise BudgetError(f"budget {text!r} is not understood; {_HELP}")
+    unit = match["unit"].lower()
+    if unit not in _UNITS:
+        raise BudgetError(f"budget {text!r} has unknown unit {match['unit']!r}; {_HELP}")
+    value = float(match["number"])
+    if value < 0:
+        raise BudgetError(f"budget {text!r} is negative; {_HELP}")
+    try:
+        return convert(value, _UNITS[unit], "day", what="budget")
+    except ParameterError as error:  # pragma: no cover - the units above are all convertible
+        raise BudgetError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class DaysOnBudget(Constraint):
+    """Integral of the dose fraction over time: a day at the reference dose counts one day."""
+
+    drug: str
+    limit: float  # days
+    name: str = "days-on budget"
+    unit: str = "day"
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.limit) and self.limit >= 0):
+            raise BudgetError(f"days-on budget must be a finite number of days >= 0, "
+                              f"got {self.limit!r}")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug,)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        return ca.sum2(controls[self.drug]) * grid_step

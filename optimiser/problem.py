@@ -1,0 +1,113 @@
+"""The optimal-control problem: a model, its parameters, a time grid, which controls are fixed and
+which are free (and when), the objective output and the constraints."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+
+import numpy as np
+
+from constraints.base import Constraint
+from models.model import Model
+from models.parameters import ParameterSet
+from models.schedule import Schedule
+
+
+class ProblemError(ValueError):
+    """The problem is inconsistent (e.g. horizon shorter than treatment); the message says how."""
+
+
+@dataclass(frozen=True)
+class ControlProblem:
+    """Minimise ``objective`` (a model output) at the horizon over the free controls.
+
+    ``free`` maps a control to the window ``(start, stop)`` in days in which it may be non-zero;
+    ``fixed`` maps controls to dose fractions per grid interval. Controls in neither are zero.
+    """
+
+    model: Model
+    parameters: ParameterSet
+    objective: str
+    free: Mapping[str, tuple[float, float]]
+    fixed: Mapping[str, np.ndarray] = field(default_factory=dict)
+    constraints: Sequence[Constraint] = ()
+    horizon: float = 100.0
+    grid_step: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.horizon) and self.horizon > 0):
+            raise ProblemError(f"horizon must be a positive number of days, got {self.horizon}")
+        if not (math.isfinite(self.grid_step) and 0 < self.grid_step <= self.horizon):
+            raise ProblemError(f"grid step must be positive and at most the horizon, got "
+                               f"{self.grid_step}")
+        n = self.horizon / self.grid_step
+        if abs(n - round(n)) > 1e-9 * n:
+            raise ProblemError(f"horizon {self.horizon:g} d is not a whole number of grid steps "
+                               f"of {self.grid_step:g} d; change --horizon or --grid")
+        if not self.free:
+            raise ProblemError("no free control: name at least one control to optimise")
+        self.model.output_function(self.objective)
+        for name, (start, stop) in self.free.items():
+            self.model.control(name)
+            if name in self.fixed:
+                raise ProblemError(f"control {name!r} cannot be both fixed and free")
+            if not (0 <= start < stop <= self.horizon + 1e-12):
+                raise ProblemError(f"window of {name!r} must satisfy 0 <= start < stop <= horizon "
+                                   f"({self.horizon:g} d), got {start:g}-{stop:g} d")
+        for name, values in self.fixed.items():
+            self.model.control(name)
+            if np.shape(values) != (self.n_intervals,):
+                raise ProblemError(f"fixed control {name!r} needs {self.n_intervals} values, got "
+                                   f"{np.shape(values)}")
+        for constraint in self.constraints:
+            constraint.validate(self.model)
+        self.model.parameter_vector(self.parameters)  # fail early on a bad parameter set
+
+    @property
+    def n_intervals(self) -> int:
+        return int(round(self.horizon / self.grid_step))
+
+    @property
+    def free_names(self) -> list[str]:
+        return [c for c in self.model.control_names if c in self.free]
+
+    @property
+    def fixed_names(self) -> list[str]:
+        return [c for c in self.model.control_names if c not in self.free]
+
+    @property
+    def interval_starts(self) -> np.ndarray:
+        return np.arange(self.n_intervals) * self.grid_step
+
+    def window_mask(self, name: str) -> np.ndarray:
+        """True on the grid intervals where ``name`` may be given."""
+        start, stop = self.free[name]
+        starts = self.interval_starts
+        return (starts >= start - 1e-9) & (starts + self.grid_step <= stop + 1e-9)
+
+    def fixed_profile(self) -> np.ndarray:
+        """Dose fractions of the non-free controls, shape (n_fixed, N)."""
+        return np.array([np.asarray(self.fixed.get(name, np.zeros(self.n_intervals)), float)
+                         for name in self.fixed_names]).reshape(-1, self.n_intervals)
+
+    def schedule(self, free_values: Mapping[str, np.ndarray], **provenance) -> Schedule:
+        """The schedule with the fixed controls and the given free-control fractions."""
+        fractions = dict(zip(self.fixed_names, self.fixed_profile(), strict=True))
+        fractions.update(free_values)
+        fractions = {k: v for k, v in fractions.items() if np.any(np.asarray(v) > 0)}
+        return Schedule.from_fractions(self.model, fractions, self.grid_step, self.horizon,
+                                       provenance)
+
+    def structure_key(self) -> tuple:
+        """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
+        return (self.model.structure_key, self.objective, tuple(self.free_names),
+                self.n_intervals, self.grid_step,
+                tuple((type(c).__name__, c.drugs) for c in self.constraints))
+
+    def with_limits(self, **limits: float) -> ControlProblem:
+        """A copy with constraint limits replaced by constraint name (same structure)."""
+        constraints = [replace(c, limit=limits[c.name]) if c.name in limits else c
+                       for c in self.constraints]
+        return replace(self, constraints=constraints)

@@ -141,7 +141,7 @@ class CollocationSolver:
         times = [h * (s + t) for s in range(self.substeps) for t in tau]
         dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
         integrator = ca.integrator("interval_ode", "cvodes", dae, 0.0, times,
-                                   {"abstol": 1e-10, "reltol": 1e-10, "max_num_steps": 100000})
+                                   {"abstol": 1e-9, "reltol": 1e-9, "max_num_steps": 100000})
         states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
         step = ca.Function("step", [x, u, p], [states[:, -1], states])
         return step.mapaccum("simulate", self.N)

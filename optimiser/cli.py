@@ -1,0 +1,216 @@
+"""The ``optimise`` command: ``optimise --budget 10d`` and ``optimise simulate --schedule FILE``.
+
+Exit codes: 0 success; 1 solver or check failure; 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from constraints.budget import BudgetError, parse_budget
+from models.model import ModelError
+from models.parameters import ParameterError, ParameterSet
+from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
+from models.schedule import Schedule, ScheduleError
+from optimiser.problem import ProblemError
+
+USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError)
+DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
+EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
+
+app = typer.Typer(add_completion=False, invoke_without_command=True, no_args_is_help=False,
+                  help="Optimise when to give a transient IGF-1R inhibitor with osimertinib.")
+stdout = Console()
+stderr = Console(stderr=True)
+
+ParametersOption = Annotated[Path | None, typer.Option(
+    "--parameters", help="parameter-set TOML file (default: the built-in set)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+OutOption = Annotated[Path | None, typer.Option(
+    "--out", help="directory for schedule.json and trajectories.csv")]
+
+
+class UserError(Exception):
+    """Bad input found by the CLI itself."""
+
+
+def _fail(message: str, code: int) -> None:
+    stderr.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    raise typer.Exit(code)
+
+
+def _guarded(function):
+    """Turn user errors into one line and exit code 2, whatever raised them."""
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except (*USER_ERRORS, UserError) as error:
+            _fail(str(error), EXIT_BAD_INPUT)
+    return run
+
+
+def _parameters(path: Path | None) -> ParameterSet:
+    return ParameterSet.from_toml(path) if path else default_parameters()
+
+
+def _command_line() -> str:
+    return " ".join(["optimise", *sys.argv[1:]])
+
+
+def _prepare_out(out: Path | None) -> None:
+    if out is None:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out, delete=True)
+        probe.close()
+    except OSError as error:
+        raise UserError(f"cannot write to output directory {str(out)!r} ({error.strerror}); "
+                        "choose a writable --out") from None
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write to a temporary file beside ``path`` and rename: no half-written output."""
+    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def _write_outputs(out: Path, schedule: Schedule, trajectory) -> None:
+    import pandas as pd
+
+    table = pd.DataFrame({"day": trajectory.times, **trajectory.states})
+    for name in trajectory.model.output_names:
+        table[name] = trajectory.output(name)
+    _write_atomic(out / "schedule.json", schedule.to_json() + "\n")
+    _write_atomic(out / "trajectories.csv", table.to_csv(index=False))
+
+
+@app.callback()
+def main(
+    ctx: typer.Context,
+    budget: Annotated[str, typer.Option(
+        help="IGF-1R inhibitor days-on budget: 10d, 240h, 1.5w or a number of days")] = "10d",
+    treatment_days: Annotated[float, typer.Option(
+        help="osimertinib is given on days [0, treatment-days); the inhibitor only then")] = 40.0,
+    horizon: Annotated[float, typer.Option(help="end of follow-up, days")] = 100.0,
+    grid: Annotated[float, typer.Option(help="control grid step, days")] = 1.0,
+    parameters: ParametersOption = None,
+    as_json: JsonOption = False,
+    out: OutOption = None,
+) -> None:
+    """Without a sub-command: optimise the IGF-1R inhibitor schedule under the budget."""
+    if ctx.invoked_subcommand is not None:
+        return
+    _guarded(_run_optimise)(budget, treatment_days, horizon, grid, parameters, as_json, out)
+
+
+def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
+                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
+    from optimiser.defaults import persister_problem
+    from optimiser.optimise import optimise
+
+    limit = parse_budget(budget)
+    problem = persister_problem(limit, treatment_days, horizon, grid, _parameters(parameters))
+    _prepare_out(out)
+    started = time.perf_counter()
+    with stderr.status("optimising") as status:
+        result = optimise(problem, progress=lambda message: status.update(message),
+                          command=_command_line())
+    seconds = time.perf_counter() - started
+    if out is not None:
+        _write_outputs(out, result.schedule, result.check.trajectory)
+    report = {
+        "schedule": json.loads(result.schedule.to_json()),
+        "igf1r_days": result.schedule.dosing_days(IGF1R_INHIBITOR),
+        "budget": {"limit_days": limit, "used_days": result.budget_used["days-on budget"]},
+        "objective": {"log10_residual_cells": result.objective},
+        "lower_bound": {"log10_residual_cells": result.lower_bound},
+        "gap": result.gap,
+        "gap_relative": result.relative_gap,
+        "check": result.check.figures(),
+        "solver": {"status": result.relaxed.status, "iterations": result.relaxed.iterations},
+        "timings_s": {**result.timings, "wall": seconds},
+        "provenance": result.provenance,
+    }
+    if as_json:
+        print(json.dumps(report, indent=2))
+    else:
+        _print_optimise_table(report)
+    if not result.ok:
+        for problem_text in result.check.problems:
+            stderr.print(f"check failed: {problem_text}", markup=False)
+        raise typer.Exit(EXIT_FAILURE)
+
+
+def _print_optimise_table(report: dict) -> None:
+    check = report["check"]
+    table = Table(title="persister-opt: IGF-1R inhibitor schedule", show_header=False)
+    table.add_column("quantity", style="bold")
+    table.add_column("value")
+    days = ", ".join(f"{d:g}" for d in report["igf1r_days"]) or "none"
+    table.add_row("IGF-1R inhibitor days", days)
+    table.add_row("predicted log10 residual cells", f"{report['objective']['log10_residual_cells']:.4f}")
+    table.add_row("lower bound (relaxed)", f"{report['lower_bound']['log10_residual_cells']:.4f}")
+    table.add_row("gap", f"{report['gap']:.4f} decades ({100 * report['gap_relative']:.2f} %)")
+    table.add_row("budget used", f"{report['budget']['used_days']:g} of "
+                                 f"{report['budget']['limit_days']:g} days")
+    verdict = "passed" if check["passed"] else "FAILED"
+    table.add_row("independent check", f"{verdict}: scipy Radau log10 residual "
+                  f"{check['resimulated_objective']:.4f} (difference {check['difference']:.1e})")
+    if "minimum_cells" in check:
+        table.add_row("minimum cells / day", f"{check['minimum_cells']:.3g} on day "
+                                              f"{check['day_of_minimum']:g}")
+        table.add_row("cure probability exp(-N)", f"{check['cure_probability']:.3g}")
+    table.add_row("time taken", f"{report['timings_s']['wall']:.1f} s")
+    stdout.print(table)
+
+
+@app.command()
+def simulate(
+    ctx: typer.Context,
+    schedule: Annotated[Path, typer.Option("--schedule", help="schedule JSON file")],
+    parameters: ParametersOption = None,
+    as_json: JsonOption = False,
+    out: OutOption = None,
+) -> None:
+    """Simulate a schedule (e.g. one of the paper's arms) with the independent integrator."""
+    parameters = parameters or ctx.parent.params.get("parameters")
+    _guarded(_run_simulate)(schedule, parameters, as_json, out)
+
+
+def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path | None) -> None:
+    from optimiser.outcome import outcome
+    from optimiser.simulate import simulate as integrate
+
+    model = persister_model()
+    schedule = Schedule.read(path)
+    schedule.fractions(model)  # validates drugs and doses before integrating
+    _prepare_out(out)
+    trajectory = integrate(model, model.parameter_vector(_parameters(parameters)), schedule)
+    summary = outcome(trajectory, schedule, DETECTION_LIMIT)
+    if out is not None:
+        _write_outputs(out, schedule, trajectory)
+    if as_json:
+        print(json.dumps(summary, indent=2))
+        return
+    table = Table(title=f"simulation of {path.name}", show_header=False)
+    for key, value in summary.items():
+        table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
+    stdout.print(table)
+
+
+def run() -> None:
+    """Console-script entry point."""
+    app(prog_name="optimise")

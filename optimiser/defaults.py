@@ -1,0 +1,37 @@
+"""The built-in problem: the persister model, osimertinib on every treatment day, the IGF-1R
+inhibitor free within the treatment window under a days-on budget."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from constraints.budget import DaysOnBudget
+from models.parameters import ParameterSet
+from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
+from optimiser.problem import ControlProblem, ProblemError
+
+OBJECTIVE = "log10_total_cells"
+
+
+def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
+                      horizon: float = 100.0, grid_step: float = 1.0,
+                      parameters: ParameterSet | None = None) -> ControlProblem:
+    if not grid_step > 0:
+        raise ProblemError(f"grid step must be a positive number of days, got {grid_step:g}")
+    if not 0 < treatment_days <= horizon:
+        raise ProblemError(f"treatment of {treatment_days:g} d must be positive and fit in the "
+                           f"horizon of {horizon:g} d; lengthen --horizon or shorten "
+                           "--treatment-days")
+    n = round(horizon / grid_step)
+    starts = np.arange(n) * grid_step
+    osimertinib = (starts + grid_step <= treatment_days + 1e-9).astype(float)
+    return ControlProblem(
+        model=persister_model(),
+        parameters=parameters or default_parameters(),
+        objective=OBJECTIVE,
+        free={IGF1R_INHIBITOR: (0.0, treatment_days)},
+        fixed={OSIMERTINIB: osimertinib},
+        constraints=[DaysOnBudget(IGF1R_INHIBITOR, budget_days)],
+        horizon=horizon,
+        grid_step=grid_step,
+    )

@@ -1,0 +1,135 @@
+"""One path for the data: problem -> relaxed bound -> integer schedule -> independent check."""
+
+from __future__ import annotations
+
+import math
+import platform
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+
+import numpy as np
+
+from constraints.budget import DaysOnBudget
+from models.schedule import Schedule
+from optimiser.check import CheckReport, check_schedule
+from optimiser.collocation import CollocationSolver, Solution
+from optimiser.problem import ControlProblem
+from optimiser.rounding import combinatorial_rounding, contiguous_blocks, shift_search
+
+Progress = Callable[[str], None]
+_SOLVERS: dict[tuple, CollocationSolver] = {}
+
+
+@dataclass
+class Result:
+    schedule: Schedule
+    objective: float  # integer schedule, in the NLP discretisation
+    lower_bound: float  # relaxed optimum on the same grid
+    relaxed: Solution
+    check: CheckReport
+    budget_used: dict[str, float]
+    evaluations: int
+    timings: dict[str, float]
+    provenance: dict = field(default_factory=dict)
+
+    @property
+    def gap(self) -> float:
+        """Objective minus lower bound (>= 0 up to solver tolerance)."""
+        return self.objective - self.lower_bound
+
+    @property
+    def relative_gap(self) -> float:
+        return self.gap / max(abs(self.lower_bound), 1e-12)
+
+    @property
+    def ok(self) -> bool:
+        return self.relaxed.success and self.check.passed and math.isfinite(self.gap)
+
+
+def solver_for(problem: ControlProblem) -> CollocationSolver:
+    """The compiled solver for this problem's structure (built once per process)."""
+    key = problem.structure_key()
+    if key not in _SOLVERS:
+        _SOLVERS[key] = CollocationSolver(problem)
+    return _SOLVERS[key]
+
+
+def _max_on(problem: ControlProblem, drug: str) -> int:
+    limits = [c.limit for c in problem.constraints if isinstance(c, DaysOnBudget) and c.drug == drug]
+    window = int(problem.window_mask(drug).sum())
+    if not limits:
+        return window
+    return min(window, int(math.floor(min(limits) / problem.grid_step + 1e-9)))
+
+
+def optimise(problem: ControlProblem, progress: Progress | None = None,
+             command: str = "") -> Result:
+    """Relaxed optimum (lower bound), then the best on/off schedule found from it, checked."""
+    say = progress or (lambda _message: None)
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    say("building the CasADi collocation solver")
+    solver = solver_for(problem)
+    timings["build_s"] = solver.build_seconds
+    say("solving the relaxed problem (lower bound)")
+    relaxed = solver.solve(problem)
+    timings["relaxed_s"] = relaxed.seconds
+
+    say("rounding and searching on/off schedules")
+    t0 = time.perf_counter()
+    integer = {}
+    evaluations = 0
+    for k, drug in enumerate(problem.free_names):
+        allowed = problem.window_mask(drug)
+        max_on = _max_on(problem, drug)
+        others = {name: values for name, values in relaxed.free.items() if name != drug}
+
+        def evaluate(w: np.ndarray, drug: str = drug, others: dict = others) -> float:
+            free = np.array([w if name == drug else np.round(others[name])
+                             for name in problem.free_names])
+            return solver.objective_of(problem, free)
+
+        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, max_on)]
+        seeds += contiguous_blocks(allowed, max_on)
+        start = min(seeds, key=evaluate)
+        best, _, count = shift_search(evaluate, start, allowed)
+        integer[drug] = best
+        evaluations += count + len(seeds)
+    timings["search_s"] = time.perf_counter() - t0
+
+    free = np.array([integer[name] for name in problem.free_names])
+    say("scoring the schedule in the NLP discretisation")
+    fixed = solver.solve(problem, initial_free=free, fix_free=free)
+    timings["score_s"] = fixed.seconds
+    provenance = provenance_record(problem, command)
+    schedule = problem.schedule(integer, **provenance)
+    say("re-simulating with scipy Radau (independent check)")
+    t0 = time.perf_counter()
+    check = check_schedule(problem, schedule, fixed.objective)
+    if not relaxed.success:
+        check.passed = False
+        check.problems.insert(0, f"relaxed solve did not converge: IPOPT {relaxed.status}")
+    if not fixed.success:
+        check.passed = False
+        check.problems.insert(0, f"scoring solve did not converge: IPOPT {fixed.status}")
+    timings["check_s"] = time.perf_counter() - t0
+    timings["total_s"] = time.perf_counter() - started
+    used = {r.name: r.used for r in check.constraints}
+    return Result(schedule, fixed.objective, relaxed.objective, relaxed, check, used,
+                  evaluations, timings, provenance)
+
+
+def provenance_record(problem: ControlProblem, command: str = "") -> dict:
+    versions = {}
+    for package in ("persister-opt", "casadi", "numpy", "scipy"):
+        try:
+            versions[package] = version(package)
+        except PackageNotFoundError:
+            versions[package] = "not installed"
+    return {"versions": versions, "python": platform.python_version(), "seed": 0,
+            "command": command, "model": problem.model.name,
+            "model_hash": problem.model.structure_key,
+            "parameter_set": problem.parameters.name,
+            "parameter_hash": problem.parameters.digest}

@@ -1,0 +1,39 @@
+"""Outcome figures of a simulated schedule, with the shared definitions of the science brief:
+eradicated at t means N(t) < 1 cell; no regrowth means N stays below the detection limit from the
+end of treatment to the horizon; cure probability is exp(-N(horizon)) (Poisson)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from models.schedule import Schedule
+from optimiser.simulate import Trajectory
+
+
+def treatment_end(schedule: Schedule) -> float:
+    """Last day any drug is given (0 for an untreated arm)."""
+    ends = [block[1] for drug in schedule.doses for block in schedule.blocks(drug)]
+    return max(ends, default=0.0)
+
+
+def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:
+    total = trajectory.output("total_cells")
+    times = trajectory.times
+    k = int(np.argmin(total))
+    end = treatment_end(schedule)
+    after = times >= end
+    return {
+        "initial_cells": float(total[0]),
+        "minimum_cells": float(total[k]),
+        "day_of_minimum": float(times[k]),
+        "final_cells": float(total[-1]),
+        "log10_final_cells": float(np.log10(total[-1])),
+        "eradicated": bool(total[k] < 1.0),
+        "treatment_end_day": end,
+        "max_cells_after_treatment": float(total[after].max()),
+        "detection_limit_cells": detection_limit,
+        "no_regrowth": bool(total[after].max() < detection_limit),
+        "cure_probability": float(math.exp(-total[-1])),
+    }

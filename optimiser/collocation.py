@@ -21,11 +21,12 @@ import numpy as np
 from optimiser.problem import ControlProblem
 
 DEGREE = 3
+EXPOSURE_PENALTY = 1e-6  # objective units per day of full dose
 IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_level": 0,
                  "sb": "yes", "mu_strategy": "adaptive", 
                  # MUMPS' default automatic scaling stalls on the stiff log-scaled collocation
                  # equations (measured: restoration failures at 3 substeps); scaling 8 is robust.
-                 "mumps_scaling": 8}
+                 "mumps_scaling": 8, "mumps_pivot_order": 0}
 WARM_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-6, "warm_start_bound_push": 1e-9,
                 "warm_start_mult_bound_push": 1e-9, "warm_start_slack_bound_push": 1e-9}
 
@@ -38,7 +39,8 @@ class SolverError(RuntimeError):
 class Solution:
     """One NLP solve; ``free`` holds the optimised dose fractions per control."""
 
-    objective: float
+    objective: float  # the problem's objective at the solution
+    lower_bound: float  # valid bound on the objective over the relaxed problem (penalty removed)
     free: dict[str, np.ndarray]
     states: np.ndarray  # internal coordinates at the grid nodes, (n_states, N + 1)
     status: str
@@ -96,9 +98,17 @@ class CollocationSolver:
                        ca.vec(X[:, 1:] - x_end), *usages)
         self.n_equalities = g.numel() - len(usages)
         objective = model.output_function(problem.objective)(X[:, N], p)
+        # A tiny exposure penalty makes the optimum unique where extra drug no longer helps
+        # (flat objective, e.g. a budget beyond what the tumour needs); without it IPOPT wanders
+        # for hundreds of iterations there. It loosens the lower bound by at most
+        # EXPOSURE_PENALTY * max_exposure, which solve() subtracts.
+        exposure = ca.sum2(ca.sum1(U_free)) * problem.grid_step
+        self.max_exposure = self.n_free * N * problem.grid_step * max(
+            model.control(c).upper for c in problem.free_names)
         self._sizes = (X.numel(), W.numel(), U_free.numel())
         nlp = {"x": ca.vertcat(ca.vec(X), ca.vec(W), ca.vec(U_free)),
-               "p": ca.vertcat(p, ca.vec(U_fixed)), "f": objective, "g": g}
+               "p": ca.vertcat(p, ca.vec(U_fixed)),
+               "f": objective + EXPOSURE_PENALTY * exposure, "g": g}
         self._nlp = nlp
         self._solvers: dict[bool, ca.Function] = {}
         self._simulator = self._build_simulator(model, problem.grid_step)
@@ -221,10 +231,12 @@ class CollocationSolver:
         primal = np.asarray(result["x"]).ravel()
         free = primal[nX + nW:].reshape(self.n_free, self.N, order="F")
         free = np.clip(free, lower, upper)
+        states = primal[:nX].reshape(self.nx, self.N + 1, order="F")
         return Solution(
-            objective=float(result["f"]),
+            objective=float(problem.model.output_function(problem.objective)(states[:, -1], p)),
+            lower_bound=float(result["f"]) - EXPOSURE_PENALTY * self.max_exposure,
             free=dict(zip(problem.free_names, free, strict=True)),
-            states=primal[:nX].reshape(self.nx, self.N + 1, order="F"),
+            states=states,
             status=str(stats["return_status"]), success=bool(stats["success"]),
             iterations=int(stats["iter_count"]), seconds=time.perf_counter() - started,
             primal=primal, lam_x=np.asarray(result["lam_x"]).ravel(),

@@ -117,7 +117,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     timings["check_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     used = {r.name: r.used for r in check.constraints}
-    return Result(schedule, fixed.objective, relaxed.objective, relaxed, check, used,
+    return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check, used,
                   evaluations, timings, provenance)
 
 

@@ -17,6 +17,7 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray, max_on: int) -> np.ndarray:
     """Binary w (w = 0 where not allowed, sum w <= max_on) minimising
     max_k |sum_{j<=k} (relaxed_j - w_j)|."""
+    relaxed = np.round(relaxed, 9)  # solver noise (1e-12 values) trips HiGHS
     n = len(relaxed)
     # variables: w_0..w_{n-1}, theta
     cost = np.zeros(n + 1)

@@ -1,0 +1,89 @@
+"""The default problem end to end, with every claim re-simulated by the independent integrator."""
+
+import numpy as np
+import pytest
+
+from models.schedule import Schedule
+from optimiser.check import check_schedule
+from optimiser.defaults import persister_problem
+from optimiser.optimise import optimise, solver_for
+from optimiser.simulate import simulate
+
+from .conftest import ARMS
+
+OBJECTIVE = "log10_total_cells"
+
+
+@pytest.fixture(scope="module")
+def problem():
+    return persister_problem(budget_days=10.0)
+
+
+@pytest.fixture(scope="module")
+def result(problem):
+    return optimise(problem)
+
+
+def _resimulated(problem, schedule):
+    model = problem.model
+    return simulate(model, model.parameter_vector(problem.parameters), schedule).final_output(
+        OBJECTIVE)
+
+
+def test_result_respects_budget_and_passes_check(result):
+    assert result.ok
+    assert result.check.passed, result.check.problems
+    assert result.budget_used["days-on budget"] <= 10.0 + 1e-9
+    days = result.schedule.dosing_days("igf1r_inhibitor")
+    assert len(days) == 10 and all(0 <= d < 40 for d in days)
+    doses = result.schedule.doses["igf1r_inhibitor"]
+    assert set(np.unique(doses)) <= {0.0, 25.0}  # on/off at the reference dose
+
+
+def test_gap_is_finite_and_non_negative(result):
+    assert np.isfinite(result.gap)
+    assert result.gap >= -1e-7
+    assert result.lower_bound <= result.objective + 1e-7
+
+
+def test_prediction_matches_independent_resimulation(problem, result):
+    assert _resimulated(problem, result.schedule) == pytest.approx(result.objective, abs=1e-3)
+
+
+def test_optimum_no_worse_than_paper_schedule_and_every_ten_day_block(problem, result):
+    optimised = _resimulated(problem, result.schedule)
+    paper = Schedule.read(ARMS / "osimertinib_plus_igf1r_days_0_9.json")
+    assert optimised <= _resimulated(problem, paper) + 1e-6
+    for start in range(0, 31):
+        on = np.zeros(100)
+        on[start:start + 10] = 1.0
+        block = problem.schedule({"igf1r_inhibitor": on})
+        assert optimised <= _resimulated(problem, block) + 1e-6, f"block from day {start}"
+
+
+def test_relaxed_bound_is_below_integer_schedules(problem, result):
+    solver = solver_for(problem)
+    on = np.zeros((1, 100))
+    on[0, :10] = 1.0
+    assert result.lower_bound <= solver.objective_of(problem, on) + 1e-7
+
+
+def test_warm_resolve_with_another_budget_reuses_the_solver(problem, result):
+    solver = solver_for(problem)
+    bigger = problem.with_limits(**{"days-on budget": 14.0})
+    assert solver_for(bigger) is solver
+    warm = solver.solve(bigger, warm_start=result.relaxed)
+    cold = solver.solve(bigger)
+    assert warm.success and cold.success
+    assert warm.objective == pytest.approx(cold.objective, abs=1e-6)
+    assert warm.objective < result.lower_bound  # more budget, less tumour
+
+
+def test_check_fails_on_disagreement_and_on_violated_budget(problem, result):
+    wrong_prediction = check_schedule(problem, result.schedule, result.objective + 0.1)
+    assert not wrong_prediction.passed
+    assert "differs" in wrong_prediction.problems[0]
+    continuous = Schedule.read(ARMS / "osimertinib_plus_igf1r_continuous.json")
+    over_budget = check_schedule(problem, continuous, _resimulated(problem, continuous))
+    assert not over_budget.passed
+    assert "days-on budget" in over_budget.problems[0]

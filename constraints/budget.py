@@ -12,7 +12,8 @@ import casadi as ca
 from constraints.base import Constraint
 from models.parameters import ParameterError, convert
 
-_BUDGET = re.compile(r"^\s*(?P<number>[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)\s*(?P<unit>[^\d\s]*)\s*$")
+_BUDGET = re.compile(
+    r"^\s*(?P<number>[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)\s*(?P<unit>[^\d\s]*)\s*$")
 _UNITS = {"": "day", "d": "day", "day": "day", "days": "day", "h": "hour", "hour": "hour",
           "hours": "hour", "w": "week", "week": "week", "weeks": "week"}
 _HELP = "give a number of days with an optional unit, e.g. 10d, 240h, 1.5w or 10"

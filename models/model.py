@@ -130,10 +130,6 @@ class Model:
         return len(self.states)
 
     @property
-    def n_states(self) -> int:
-        return len(self.states)
-
-    @property
     def log_mask(self) -> np.ndarray:
         return np.array([s.log for s in self.states], dtype=bool)
 
@@ -184,7 +180,8 @@ class Model:
     @cached_property
     def jac_internal(self) -> ca.Function:
         s = self._symbols
-        return ca.Function("f_jacobian", [s["xi"], s["u"], s["p"]], [ca.densify(ca.jacobian(s["dxi"], s["xi"]))])
+        jacobian = ca.densify(ca.jacobian(s["dxi"], s["xi"]))
+        return ca.Function("f_jacobian", [s["xi"], s["u"], s["p"]], [jacobian])
 
     @cached_property
     def x0_internal(self) -> ca.Function:

@@ -1,4 +1,4 @@
-"""The persister model of EGFR-mutant, AXL-low lung cancer under osimertinib and an IGF-1R inhibitor.
+"""The persister model of EGFR-mutant, AXL-low lung cancer under osimertinib and IGF-1R inhibition.
 
 Mechanisms (science brief; Wang et al., Nat Commun 2020, doi:10.1038/s41467-020-18442-4):
 

@@ -37,7 +37,8 @@ class ScheduleError(ValueError):
 
 class DoseBlock(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    start: float = Field(ge=0, description="first day of the block (inclusive)", allow_inf_nan=False)
+    start: float = Field(ge=0, description="first day of the block (inclusive)",
+                         allow_inf_nan=False)
     stop: float = Field(description="end of the block (exclusive), days", allow_inf_nan=False)
     dose: float = Field(ge=0, description="dose per day, in the drug's unit", allow_inf_nan=False)
 
@@ -87,7 +88,7 @@ class Schedule:
 
     @property
     def n_intervals(self) -> int:
-        return int(round(self.horizon / self.grid_step))
+        return round(self.horizon / self.grid_step)
 
     @property
     def times(self) -> np.ndarray:
@@ -176,7 +177,7 @@ class Schedule:
         if abs(n_float - round(n_float)) > _GRID_TOLERANCE * max(1.0, n_float):
             raise ScheduleError(f"horizon {document.horizon} d is not a whole number of grid "
                                 f"steps of {document.grid_step} d; change one of them")
-        n = int(round(n_float))
+        n = round(n_float)
         doses = {}
         for drug, entry in document.drugs.items():
             values = np.zeros(n)
@@ -229,4 +230,4 @@ def _grid_index(t: float, step: float, drug: str, what: str) -> int:
     if not math.isclose(k, round(k), abs_tol=1e-9):
         raise ScheduleError(f"drug {drug!r}: block {what} {t:g} d is not on the grid of "
                             f"{step:g} d; move it to a multiple of the grid step")
-    return int(round(k))
+    return round(k)

@@ -72,8 +72,8 @@ def _prepare_out(out: Path | None) -> None:
         return
     try:
         out.mkdir(parents=True, exist_ok=True)
-        probe = tempfile.NamedTemporaryFile(dir=out, delete=True)
-        probe.close()
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
     except OSError as error:
         raise UserError(f"cannot write to output directory {str(out)!r} ({error.strerror}); "
                         "choose a writable --out") from None
@@ -161,7 +161,8 @@ def _print_optimise_table(report: dict) -> None:
     table.add_column("value")
     days = ", ".join(f"{d:g}" for d in report["igf1r_days"]) or "none"
     table.add_row("IGF-1R inhibitor days", days)
-    table.add_row("predicted log10 residual cells", f"{report['objective']['log10_residual_cells']:.4f}")
+    objective = report["objective"]["log10_residual_cells"]
+    table.add_row("predicted log10 residual cells", f"{objective:.4f}")
     table.add_row("lower bound (relaxed)", f"{report['lower_bound']['log10_residual_cells']:.4f}")
     table.add_row("gap", f"{report['gap']:.4f} decades ({100 * report['gap_relative']:.2f} %)")
     table.add_row("budget used", f"{report['budget']['used_days']:g} of "

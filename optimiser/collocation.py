@@ -23,7 +23,7 @@ from optimiser.problem import ControlProblem
 DEGREE = 3
 EXPOSURE_PENALTY = 1e-6  # objective units per day of full dose
 IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_level": 0,
-                 "sb": "yes", "mu_strategy": "adaptive", 
+                 "sb": "yes", "mu_strategy": "adaptive",
                  # MUMPS' default automatic scaling stalls on the stiff log-scaled collocation
                  # equations (measured: restoration failures at 3 substeps); scaling 8 is robust.
                  "mumps_scaling": 8, "mumps_pivot_order": 0}

@@ -57,11 +57,12 @@ def solver_for(problem: ControlProblem) -> CollocationSolver:
 
 
 def _max_on(problem: ControlProblem, drug: str) -> int:
-    limits = [c.limit for c in problem.constraints if isinstance(c, DaysOnBudget) and c.drug == drug]
+    limits = [c.limit for c in problem.constraints
+              if isinstance(c, DaysOnBudget) and c.drug == drug]
     window = int(problem.window_mask(drug).sum())
     if not limits:
         return window
-    return min(window, int(math.floor(min(limits) / problem.grid_step + 1e-9)))
+    return min(window, math.floor(min(limits) / problem.grid_step + 1e-9))
 
 
 def optimise(problem: ControlProblem, progress: Progress | None = None,
@@ -81,7 +82,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     t0 = time.perf_counter()
     integer = {}
     evaluations = 0
-    for k, drug in enumerate(problem.free_names):
+    for _k, drug in enumerate(problem.free_names):
         allowed = problem.window_mask(drug)
         max_on = _max_on(problem, drug)
         others = {name: values for name, values in relaxed.free.items() if name != drug}

@@ -67,7 +67,7 @@ class ControlProblem:
 
     @property
     def n_intervals(self) -> int:
-        return int(round(self.horizon / self.grid_step))
+        return round(self.horizon / self.grid_step)
 
     @property
     def free_names(self) -> list[str]:

@@ -6,6 +6,7 @@ is re-simulated here, so a discretisation error or a solver bug shows up as a di
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -56,7 +57,7 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
     n = schedule.n_intervals
     changes = [0] + [k for k in range(1, n) if np.any(fractions[:, k] != fractions[:, k - 1])] + [n]
     pieces_t, pieces_x = [], []
-    for first, last in zip(changes[:-1], changes[1:], strict=True):
+    for first, last in itertools.pairwise(changes):
         rhs.u[:] = jacobian.u[:] = fractions[:, first]
         t_eval = np.linspace(nodes[first], nodes[last], (last - first) * samples_per_interval + 1)
         solution = solve_ivp(

@@ -1,0 +1,93 @@
+"""The command line as a user runs it: real processes, exit codes and messages."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import ARMS
+
+
+def _run(*args, timeout=600):
+    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
+                          capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture(scope="module")
+def default_run(tmp_path_factory):
+    out = tmp_path_factory.mktemp("out")
+    completed = _run("--budget", "10d", "--json", "--out", str(out))
+    return completed, out
+
+
+def test_optimise_json_reports_the_promised_keys(default_run):
+    completed, _ = default_run
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    for key in ("schedule", "budget", "objective", "lower_bound", "gap", "check", "provenance"):
+        assert key in report
+    assert report["budget"]["limit_days"] == 10.0
+    assert report["budget"]["used_days"] <= 10.0 + 1e-9
+    assert report["check"]["passed"] is True
+    assert report["gap"] >= -1e-7 and report["gap"] < 1.0
+    assert report["objective"]["log10_residual_cells"] == pytest.approx(
+        report["check"]["resimulated_objective"], abs=1e-3)
+    assert {"versions", "seed", "command"} <= set(report["provenance"])
+    assert "--budget 10d" in report["provenance"]["command"]
+
+
+def test_out_directory_holds_schedule_and_trajectories(default_run):
+    completed, out = default_run
+    from models.schedule import Schedule
+
+    schedule = Schedule.read(out / "schedule.json")
+    report = json.loads(completed.stdout)
+    assert schedule.dosing_days("igf1r_inhibitor") == report["igf1r_days"]
+    header = (out / "trajectories.csv").read_text().splitlines()[0].split(",")
+    assert header[:4] == ["day", "S", "P", "R"] and "total_cells" in header
+
+
+@pytest.mark.parametrize(("args", "message"), [
+    (["--budget", "ten"], "budget 'ten' is not understood"),
+    (["--budget", "-3d"], "negative"),
+    (["--budget", "10x"], "unknown unit"),
+    (["--budget", ""], "budget is empty"),
+    (["--horizon", "30"], "must be positive and fit in the horizon"),
+    (["--grid", "0.7"], "not a whole number of grid steps"),
+    (["--parameters", "/nonexistent.toml"], "does not exist"),
+    (["simulate", "--schedule", "/nonexistent.json"], "does not exist"),
+])
+def test_bad_input_exits_2_with_one_line_and_no_traceback(args, message):
+    completed = _run(*args)
+    assert completed.returncode == 2, completed.stderr
+    assert message in completed.stderr
+    assert "Traceback" not in completed.stderr
+    assert len(completed.stderr.strip().splitlines()) == 1
+
+
+def test_unwritable_output_directory_is_a_user_error(tmp_path):
+    blocked = tmp_path / "file"
+    blocked.write_text("not a directory")
+    completed = _run("--budget", "1d", "--out", str(blocked / "sub"))
+    assert completed.returncode == 2
+    assert "cannot write to output directory" in completed.stderr
+
+
+def test_simulate_reports_paper_arm_outcome():
+    completed = _run("simulate", "--schedule", str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"),
+                     "--json")
+    assert completed.returncode == 0, completed.stderr
+    outcome = json.loads(completed.stdout)
+    assert outcome["eradicated"] is True and outcome["no_regrowth"] is True
+    regrows = json.loads(_run("simulate", "--schedule", str(ARMS / "osimertinib_alone.json"),
+                              "--json").stdout)
+    assert regrows["eradicated"] is False and regrows["no_regrowth"] is False
+
+
+def test_bad_parameter_file_is_rejected(tmp_path):
+    bad = tmp_path / "bad.toml"
+    bad.write_text('[parameters.r_S]\nvalue = "fast"\nunit = "1/day"\nsource = "x"\n')
+    completed = _run("--parameters", str(bad))
+    assert completed.returncode == 2
+    assert "not a number" in completed.stderr

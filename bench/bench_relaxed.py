@@ -19,22 +19,18 @@ output is a JSON object with every figure.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import json
 import statistics
-import sys
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 from scipy.optimize import minimize
 
-import optimiser.simulate as simulate_module
 from optimiser.collocation import CollocationSolver, Solution
 from optimiser.defaults import persister_problem
 from optimiser.problem import ControlProblem
-from optimiser.simulate import simulate
+from optimiser.simulate import RTOL, simulate
 
 BUDGET = "days-on budget"
 BASE_BUDGET = 10.0
@@ -61,29 +57,13 @@ class Baseline:
     history: list[float] = field(default_factory=list)
 
 
-@contextlib.contextmanager
-def simulator_rtol(rtol: float) -> Iterator[None]:
-    """Temporarily set the independent simulator's relative tolerance (a module constant)."""
-    if not hasattr(simulate_module, "RTOL"):
-        print("note: optimiser.simulate has no RTOL constant; the baseline uses its default",
-              file=sys.stderr)
-        yield
-        return
-    saved = simulate_module.RTOL
-    simulate_module.RTOL = rtol
-    try:
-        yield
-    finally:
-        simulate_module.RTOL = saved
-
-
-def simulated_objective(problem: ControlProblem, free: np.ndarray) -> float:
+def simulated_objective(problem: ControlProblem, free: np.ndarray, rtol: float = RTOL) -> float:
     """Objective of one IGF-1R profile (all N intervals) by the independent scipy simulator."""
     name = problem.free_names[0]
     model = problem.model
     p_vector = model.parameter_vector(problem.parameters)
     schedule = problem.schedule({name: np.asarray(free, dtype=float)})
-    return simulate(model, p_vector, schedule).final_output(problem.objective)
+    return simulate(model, p_vector, schedule, rtol=rtol).final_output(problem.objective)
 
 
 def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
@@ -103,7 +83,7 @@ def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
     def objective(u: np.ndarray) -> float:
         nonlocal calls
         calls += 1
-        return simulated_objective(problem, full(u))
+        return simulated_objective(problem, full(u), rtol=BASELINE_RTOL)
 
     started = time.perf_counter()
     stopped_by_time = False
@@ -118,10 +98,9 @@ def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
     n = int(mask.sum())
     budget = {"type": "ineq", "fun": lambda u: limit - step * float(np.sum(u)),
               "jac": lambda u: np.full((1, n), -step)}
-    with simulator_rtol(BASELINE_RTOL):
-        result = minimize(objective, start[mask], method="SLSQP", bounds=[(0.0, 1.0)] * n,
-                          constraints=[budget], callback=callback,
-                          options={"maxiter": maxiter, "ftol": 1e-6, "eps": FD_STEP})
+    result = minimize(objective, start[mask], method="SLSQP", bounds=[(0.0, 1.0)] * n,
+                      constraints=[budget], callback=callback,
+                      options={"maxiter": maxiter, "ftol": 1e-6, "eps": FD_STEP})
     seconds = time.perf_counter() - started
     return Baseline(u_window=np.clip(result.x, 0.0, 1.0), seconds=seconds,
                     objective=float(result.fun), simulations=calls, iterations=int(result.nit),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import cached_property
 from types import SimpleNamespace
 
@@ -61,13 +61,6 @@ class Parameter:
     description: str = ""
 
 
-@dataclass(frozen=True)
-class Output:
-    name: str
-    unit: str = "1"
-    description: str = ""
-
-
 @dataclass
 class Model:
     """A controlled ODE ``dx/dt = rhs(x, u, p)`` with ``x(0) = initial(p)``.
@@ -83,7 +76,6 @@ class Model:
     rhs: RightHandSide
     initial: Callable[[SimpleNamespace], Expressions]
     outputs: Callable[[SimpleNamespace, SimpleNamespace], Expressions]
-    output_info: Sequence[Output] = field(default_factory=tuple)
     time_unit: str = "day"
     description: str = ""
 

@@ -23,7 +23,7 @@ from types import SimpleNamespace
 
 import casadi as ca
 
-from models.model import Control, Model, Output, Parameter, State
+from models.model import Control, Model, Parameter, State
 from models.parameters import ParameterSet
 
 OSIMERTINIB = "osimertinib"
@@ -109,7 +109,6 @@ def persister_model() -> Model:
         rhs=_rhs,
         initial=_initial,
         outputs=_outputs,
-        output_info=(Output("total_cells", "cell"), Output("log10_total_cells", "log10(cell)")),
     )
 
 

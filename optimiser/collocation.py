@@ -2,9 +2,12 @@
 
 Each grid interval holds piecewise-constant controls and ``substeps`` Radau IIA steps of degree 3
 (L-stable, so the stiff switching and reversion terms of the log-scaled cell equations are safe).
-The interval equations are one CasADi function mapped over all intervals. Values that change
-between solves (model parameters, fixed dose profiles, windows, constraint limits) are NLP
-parameters or bounds, so a new budget or parameter set re-solves without rebuilding.
+Three steps per interval keep the error of the objective below 7e-4 decades against the scipy
+check on the default problem (measured: 2.4e-3 with two steps, 2.1e-4 with four; the error comes
+from the stiff transients when osimertinib starts and stops). The interval equations are one
+CasADi function mapped over all intervals. Values that change between solves (model
+parameters, fixed dose profiles, windows, constraint limits) are NLP parameters or bounds, so a
+new budget or parameter set re-solves without rebuilding.
 
 Integer schedules are scored by re-solving the NLP with the controls fixed, so the gap to the
 relaxed bound compares like with like (same discretisation).

@@ -44,7 +44,7 @@ class Trajectory:
 
 
 def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
-             samples_per_interval: int = 4) -> Trajectory:
+             samples_per_interval: int = 4, rtol: float = RTOL) -> Trajectory:
     """Integrate the model under ``schedule``; restarts only where a control changes."""
     fractions = schedule.fractions(model)
     rhs = _BufferedCall(model.f_internal, parameters, (model.n_states,))
@@ -62,7 +62,7 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
         t_eval = np.linspace(nodes[first], nodes[last], (last - first) * samples_per_interval + 1)
         solution = solve_ivp(
             rhs, (nodes[first], nodes[last]), x, method="Radau", t_eval=t_eval, jac=jacobian,
-            rtol=RTOL, atol=ATOL,
+            rtol=rtol, atol=ATOL,
         )
         if not solution.success:
             raise SimulationError(f"scipy Radau failed on days {nodes[first]:g}-{nodes[last]:g}: "

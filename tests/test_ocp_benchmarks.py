@@ -6,7 +6,7 @@ problem is approached as the control grid is refined.
 
 import pytest
 
-from models import Control, Model, Output, Parameter, ParameterSet, State
+from models import Control, Model, Parameter, ParameterSet, State
 from optimiser.collocation import CollocationSolver
 from optimiser.problem import ControlProblem
 
@@ -37,7 +37,6 @@ def test_lotka_volterra_fishing_relaxed_optimum():
         },
         initial=lambda p: {"x0": 0.5, "x1": 0.7, "J": 0.0},
         outputs=lambda x, p: {"J": x.J},
-        output_info=(Output("J"),),
     )
     assert _solve(model, 12.0, 480, "J") == pytest.approx(1.34408, rel=1e-4)
 

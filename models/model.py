@@ -125,7 +125,7 @@ class Model:
     def log_mask(self) -> np.ndarray:
         return np.array([s.log for s in self.states], dtype=bool)
 
-    @property
+    @cached_property
     def structure_key(self) -> str:
         """Identifies the compiled structure: equal keys mean a solver can be reused."""
         text = "".join(f.serialize() for f in (self.f_internal, self.x0_internal, self.all_outputs))

@@ -70,12 +70,7 @@ class Schedule:
     provenance: Mapping[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        if not (self.grid_step > 0 and self.horizon > 0):
-            raise ScheduleError("grid_step and horizon must be positive numbers of days")
-        n = self.horizon / self.grid_step
-        if abs(n - round(n)) > _GRID_TOLERANCE * max(1.0, n):
-            raise ScheduleError(f"horizon {self.horizon} d is not a whole number of grid steps "
-                                f"of {self.grid_step} d; change one of them")
+        _interval_count(self.horizon, self.grid_step)
         for drug, values in self.doses.items():
             values = np.asarray(values, dtype=float)
             if values.shape != (self.n_intervals,):
@@ -88,7 +83,7 @@ class Schedule:
 
     @property
     def n_intervals(self) -> int:
-        return round(self.horizon / self.grid_step)
+        return _interval_count(self.horizon, self.grid_step)
 
     @property
     def times(self) -> np.ndarray:
@@ -173,11 +168,7 @@ class Schedule:
 
     @classmethod
     def from_document(cls, document: ScheduleDocument) -> Schedule:
-        n_float = document.horizon / document.grid_step
-        if abs(n_float - round(n_float)) > _GRID_TOLERANCE * max(1.0, n_float):
-            raise ScheduleError(f"horizon {document.horizon} d is not a whole number of grid "
-                                f"steps of {document.grid_step} d; change one of them")
-        n = round(n_float)
+        n = _interval_count(document.horizon, document.grid_step)
         doses = {}
         for drug, entry in document.drugs.items():
             values = np.zeros(n)
@@ -223,6 +214,16 @@ class Schedule:
             raise ScheduleError(f"schedule file {str(path)!r} cannot be read ({reason}); "
                                 "give a JSON file") from None
         return cls.from_json(text, origin=str(path))
+
+
+def _interval_count(horizon: float, grid_step: float) -> int:
+    if not (grid_step > 0 and horizon > 0):
+        raise ScheduleError("grid_step and horizon must be positive numbers of days")
+    n = horizon / grid_step
+    if abs(n - round(n)) > _GRID_TOLERANCE * max(1.0, n):
+        raise ScheduleError(f"horizon {horizon:g} d is not a whole number of grid steps of "
+                            f"{grid_step:g} d; change one of them")
+    return round(n)
 
 
 def _grid_index(t: float, step: float, drug: str, what: str) -> int:

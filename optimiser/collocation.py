@@ -251,13 +251,13 @@ class CollocationSolver:
         guess = upper.copy()
         rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
         for constraint in problem.constraints:
-            used = float(constraint.usage({**rows, **self._zero_rows(problem)}, problem.grid_step))
+            used = float(constraint.usage({**rows, **self._fixed_rows(problem)}, problem.grid_step))
             if used > constraint.limit > 0:
                 guess *= 0.99 * constraint.limit / used
             elif used > constraint.limit:
                 guess[:] = 0.0
         return np.maximum(guess, lower)
 
-    def _zero_rows(self, problem: ControlProblem) -> dict:
+    def _fixed_rows(self, problem: ControlProblem) -> dict:
         fixed = problem.fixed_profile()
         return {n: ca.DM(fixed[k]).T for k, n in enumerate(problem.fixed_names)}

@@ -43,7 +43,7 @@ def test_lotka_volterra_fishing_relaxed_optimum():
 
 def test_catalyst_mixing_optimum():
     """Catalyst mixing (Gunn & Thomas 1965; COPS 3.0 problem, Dolan, More & Munson 2004,
-    ANL/MCS-TM-246): maximise 1 - x1(1) - x2(1); optimum 0.048055."""
+    ANL/MCS-TM-273): maximise 1 - x1(1) - x2(1); optimum 0.048055."""
     model = Model(
         name="catalyst_mixing",
         states=(State("x1"), State("x2")),

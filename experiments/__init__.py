@@ -1,0 +1,1 @@
+"""Reproducible experiments; ``arms/`` holds the paper's arms as schedule files."""

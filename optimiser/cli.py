@@ -119,7 +119,7 @@ def main(
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
                   parameters: Path | None, as_json: bool, out: Path | None) -> None:
     from optimiser.defaults import persister_problem
-    from optimiser.optimise import optimise
+    from optimiser.pipeline import optimise
 
     limit = parse_budget(budget)
     problem = persister_problem(limit, treatment_days, horizon, grid, _parameters(parameters))

@@ -29,9 +29,12 @@ IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_l
                  "sb": "yes", "mu_strategy": "adaptive",
                  # MUMPS' default automatic scaling stalls on the stiff log-scaled collocation
                  # equations (measured: restoration failures at 3 substeps); scaling 8 is robust.
-                 "mumps_scaling": 8, "mumps_pivot_order": 0}
-WARM_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-6, "warm_start_bound_push": 1e-9,
-                "warm_start_mult_bound_push": 1e-9, "warm_start_slack_bound_push": 1e-9}
+                 # AMF ordering (2) factorises fastest here: 0.28 s cold against 0.42 s (auto).
+                 "mumps_scaling": 8, "mumps_pivot_order": 2}
+# Measured on the default problem (budget changes 8-12 d): mu_init 1e-3 with bound pushes of 1e-5
+# takes 6-12 iterations; mu_init 1e-6 with pushes of 1e-9 took 9-17 and stalled near flat optima.
+WARM_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-3, "warm_start_bound_push": 1e-5,
+                "warm_start_mult_bound_push": 1e-5, "warm_start_slack_bound_push": 1e-5}
 
 
 class SolverError(RuntimeError):

@@ -91,3 +91,22 @@ def test_bad_parameter_file_is_rejected(tmp_path):
     completed = _run("--parameters", str(bad))
     assert completed.returncode == 2
     assert "not a number" in completed.stderr
+
+
+def test_failed_check_exits_1_and_is_not_reported_as_success(monkeypatch):
+    """A check failure (here forced by a zero tolerance) must give exit 1 and say why."""
+    from typer.testing import CliRunner
+
+    import optimiser.pipeline
+    from optimiser.check import check_schedule
+    from optimiser.cli import app
+
+    def strict(problem, schedule, predicted):
+        return check_schedule(problem, schedule, predicted, tolerance=0.0)
+
+    monkeypatch.setattr(optimiser.pipeline, "check_schedule", strict)
+    result = CliRunner().invoke(app, ["--budget", "10d", "--json"])
+    assert result.exit_code == 1
+    report = json.loads(result.stdout)
+    assert report["check"]["passed"] is False
+    assert "differs from the optimiser's" in result.stderr

@@ -6,7 +6,7 @@ import pytest
 from models.schedule import Schedule
 from optimiser.check import check_schedule
 from optimiser.defaults import persister_problem
-from optimiser.optimise import optimise, solver_for
+from optimiser.pipeline import optimise, solver_for
 from optimiser.simulate import simulate
 
 from .conftest import ARMS

@@ -148,7 +148,7 @@ class CollocationSolver:
         return ca.vertcat(*rows)
 
     def _build_simulator(self, model, grid_step: float) -> ca.Function:
-        """States at the collocation times of every interval, by CVODES (BDF, tight tolerances),
+        """States at the collocation times of every interval, by CVODES (BDF, tolerance 1e-7),
         mapped over the grid: a fast C-level simulation for initial guesses and for ranking
         integer candidates (their reported objective comes from the NLP discretisation)."""
         x, u, p = ca.MX.sym("x", self.nx), ca.MX.sym("u", self.nu), ca.MX.sym("p", self.np)
@@ -157,7 +157,7 @@ class CollocationSolver:
         times = [h * (s + t) for s in range(self.substeps) for t in tau]
         dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
         integrator = ca.integrator("interval_ode", "cvodes", dae, 0.0, times,
-                                   {"abstol": 1e-9, "reltol": 1e-9, "max_num_steps": 100000})
+                                   {"abstol": 1e-7, "reltol": 1e-7, "max_num_steps": 100000})
         states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
         step = ca.Function("step", [x, u, p], [states[:, -1], states])
         return step.mapaccum("simulate", self.N)

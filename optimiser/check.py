@@ -55,7 +55,7 @@ class CheckReport:
 def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_objective: float,
                    tolerance: float = OBJECTIVE_TOLERANCE) -> CheckReport:
     model = problem.model
-    trajectory = simulate(model, model.parameter_vector(problem.parameters), schedule)
+    trajectory = simulate(model, problem.parameter_vector, schedule)
     resimulated = trajectory.final_output(problem.objective)
     difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]

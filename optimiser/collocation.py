@@ -184,7 +184,7 @@ class CollocationSolver:
     def simulate(self, problem: ControlProblem, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """States at the grid nodes and collocation states for free-control fractions
         ``free`` (n_free x N), in the NLP's discretisation."""
-        p = problem.model.parameter_vector(problem.parameters)
+        p = problem.parameter_vector
         x0 = np.asarray(problem.model.x0_internal(p)).ravel()
         X, W = self._simulator(x0, self._controls(problem, free), np.tile(p[:, None], self.N))
         X = np.hstack([x0[:, None], np.asarray(X)])
@@ -192,7 +192,7 @@ class CollocationSolver:
 
     def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:
         X, _ = self.simulate(problem, free)
-        p = problem.model.parameter_vector(problem.parameters)
+        p = problem.parameter_vector
         return float(problem.model.output_function(problem.objective)(X[:, -1], p))
 
     def free_bounds(self, problem: ControlProblem) -> tuple[np.ndarray, np.ndarray]:
@@ -209,7 +209,7 @@ class CollocationSolver:
         """Relaxed solve (or, with ``fix_free``, the states for fixed free controls)."""
         self._check_structure(problem)
         started = time.perf_counter()
-        p = problem.model.parameter_vector(problem.parameters)
+        p = problem.parameter_vector
         lower, upper = self.free_bounds(problem)
         if fix_free is not None:
             lower = upper = np.asarray(fix_free, dtype=float)

@@ -3,6 +3,8 @@ inhibitor free within the treatment window under a days-on budget."""
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from constraints.budget import DaysOnBudget
@@ -16,12 +18,20 @@ OBJECTIVE = "log10_total_cells"
 def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       horizon: float = 100.0, grid_step: float = 1.0,
                       parameters: ParameterSet | None = None) -> ControlProblem:
+    for name, value in (("horizon", horizon), ("grid step", grid_step),
+                        ("treatment", treatment_days), ("budget", budget_days)):
+        if not math.isfinite(value):
+            raise ProblemError(f"{name} must be a finite number of days, got {value}")
     if not grid_step > 0:
         raise ProblemError(f"grid step must be a positive number of days, got {grid_step:g}")
     if not 0 < treatment_days <= horizon:
         raise ProblemError(f"treatment of {treatment_days:g} d must be positive and fit in the "
                            f"horizon of {horizon:g} d; lengthen --horizon or shorten "
                            "--treatment-days")
+    steps = treatment_days / grid_step
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        raise ProblemError(f"treatment of {treatment_days:g} d is not a whole number of grid steps "
+                           f"of {grid_step:g} d; change --treatment-days or --grid")
     n = round(horizon / grid_step)
     starts = np.arange(n) * grid_step
     osimertinib = (starts + grid_step <= treatment_days + 1e-9).astype(float)

@@ -6,6 +6,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 
 import numpy as np
 
@@ -63,7 +64,12 @@ class ControlProblem:
                                    f"{np.shape(values)}")
         for constraint in self.constraints:
             constraint.validate(self.model)
-        self.model.parameter_vector(self.parameters)  # fail early on a bad parameter set
+        self.parameter_vector  # noqa: B018 - fail early on a bad parameter set
+
+    @cached_property
+    def parameter_vector(self) -> np.ndarray:
+        """Parameter values in the model's units (pint conversion done once per problem)."""
+        return self.model.parameter_vector(self.parameters)
 
     @property
     def n_intervals(self) -> int:

@@ -55,6 +55,8 @@ def test_out_directory_holds_schedule_and_trajectories(default_run):
     (["--budget", ""], "budget is empty"),
     (["--horizon", "30"], "must be positive and fit in the horizon"),
     (["--grid", "0.7"], "not a whole number of grid steps"),
+    (["--treatment-days", "40.5"], "treatment of 40.5 d is not a whole number"),
+    (["--horizon", "nan"], "horizon must be a finite number of days"),
     (["--parameters", "/nonexistent.toml"], "does not exist"),
     (["simulate", "--schedule", "/nonexistent.json"], "does not exist"),
 ])

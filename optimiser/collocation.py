@@ -252,8 +252,8 @@ class CollocationSolver:
         """Spread each free control's budget evenly over its window (feasible for budgets)."""
         lower, upper = self.free_bounds(problem)
         guess = upper.copy()
-        rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
         for constraint in problem.constraints:
+            rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
             used = float(constraint.usage({**rows, **self._fixed_rows(problem)}, problem.grid_step))
             if used > constraint.limit > 0:
                 guess *= 0.99 * constraint.limit / used

@@ -1,6 +1,8 @@
 """What a schedule may do: budgets and dosing rules, read by both the optimiser and the checker."""
 
 from constraints.base import Constraint, ConstraintReport
-from constraints.budget import BudgetError, DaysOnBudget, parse_budget
+from constraints.budget import BudgetError, DaysOnBudget, parse_budget, parse_days
+from constraints.rules import MaxRun, MinHoliday, RuleError
 
-__all__ = ["BudgetError", "Constraint", "ConstraintReport", "DaysOnBudget", "parse_budget"]
+__all__ = ["BudgetError", "Constraint", "ConstraintReport", "DaysOnBudget", "MaxRun",
+           "MinHoliday", "RuleError", "parse_budget", "parse_days"]

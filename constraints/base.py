@@ -34,15 +34,27 @@ class ConstraintReport:
 
 
 class Constraint(ABC):
-    """``usage(controls, grid_step) <= limit`` on the rows of dose fractions (1 x N each)."""
+    """``usage(controls, grid_step) <= limit`` on the rows of dose fractions (1 x N each).
+
+    ``usage`` may return a column of values (one per window, say); every entry must stay within
+    the limit and the check reports the largest. Rules about *dosing days* rather than amounts set
+    ``counts_dosing_days``: the checker then evaluates them on the on/off indicator of each day,
+    while the optimiser applies them to the dose fractions (equal for on/off schedules).
+    """
 
     name: str
     unit: str
     limit: float
+    counts_dosing_days: bool = False
 
     @abstractmethod
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         """The constrained quantity; must accept symbolic and numeric rows alike."""
+
+    @property
+    def structure(self) -> tuple:
+        """What the compiled problem depends on (the limit only where it shapes the rows)."""
+        return (type(self).__name__, self.drugs)
 
     @property
     @abstractmethod
@@ -55,7 +67,10 @@ class Constraint(ABC):
 
     def check(self, schedule: Schedule, model: Model) -> ConstraintReport:
         fractions = schedule.fractions(model)
+        if self.counts_dosing_days:
+            fractions = (fractions > 0).astype(float)
         rows = {name: ca.DM(fractions[i]).T for i, name in enumerate(model.control_names)}
-        used = float(self.usage(rows, schedule.grid_step))
+        values = np.asarray(self.usage(rows, schedule.grid_step), dtype=float).ravel()
+        used = float(values.max()) if values.size else 0.0
         passed = bool(np.isfinite(used) and used <= self.limit + CHECK_TOLERANCE)
         return ConstraintReport(self.name, used, self.limit, self.unit, passed)

@@ -23,23 +23,29 @@ class BudgetError(ValueError):
     """A budget string cannot be read; the message says what to write instead."""
 
 
-def parse_budget(text: str) -> float:
-    """A days-on budget in days from ``10d``, ``240h``, ``1.5w`` or ``10`` (days)."""
+def parse_days(text: str, what: str = "budget") -> float:
+    """A duration in days from ``10d``, ``240h``, ``1.5w`` or ``10`` (days); ``what`` names the
+    option in the error message."""
     if text is None or not str(text).strip():
-        raise BudgetError(f"budget is empty; {_HELP}")
+        raise BudgetError(f"{what} is empty; {_HELP}")
     match = _BUDGET.match(str(text))
     if not match:
-        raise BudgetError(f"budget {text!r} is not understood; {_HELP}")
+        raise BudgetError(f"{what} {text!r} is not understood; {_HELP}")
     unit = match["unit"].lower()
     if unit not in _UNITS:
-        raise BudgetError(f"budget {text!r} has unknown unit {match['unit']!r}; {_HELP}")
+        raise BudgetError(f"{what} {text!r} has unknown unit {match['unit']!r}; {_HELP}")
     value = float(match["number"])
     if value < 0:
-        raise BudgetError(f"budget {text!r} is negative; {_HELP}")
+        raise BudgetError(f"{what} {text!r} is negative; {_HELP}")
     try:
-        return convert(value, _UNITS[unit], "day", what="budget")
+        return convert(value, _UNITS[unit], "day", what=what)
     except ParameterError as error:  # pragma: no cover - the units above are all convertible
         raise BudgetError(str(error)) from None
+
+
+def parse_budget(text: str) -> float:
+    """A days-on budget in days."""
+    return parse_days(text, "budget")
 
 
 @dataclass(frozen=True)

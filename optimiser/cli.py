@@ -17,14 +17,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from constraints.budget import BudgetError, parse_budget
+from constraints.budget import BudgetError, parse_budget, parse_days
+from constraints.rules import RuleError
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
 from optimiser.problem import ProblemError
 
-USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError)
+USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError)
 DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
@@ -106,6 +107,10 @@ def main(
         help="osimertinib is given on days [0, treatment-days); the inhibitor only then")] = 40.0,
     horizon: Annotated[float, typer.Option(help="end of follow-up, days")] = 100.0,
     grid: Annotated[float, typer.Option(help="control grid step, days")] = 1.0,
+    max_run: Annotated[str | None, typer.Option(
+        help="longest run of consecutive IGF-1R inhibitor days, e.g. 5d")] = None,
+    min_holiday: Annotated[str | None, typer.Option(
+        help="shortest break between IGF-1R inhibitor pulses, e.g. 3d")] = None,
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -113,16 +118,22 @@ def main(
     """Without a sub-command: optimise the IGF-1R inhibitor schedule under the budget."""
     if ctx.invoked_subcommand is not None:
         return
-    _guarded(_run_optimise)(budget, treatment_days, horizon, grid, parameters, as_json, out)
+    _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
+                            parameters, as_json, out)
 
 
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
-                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
+                  max_run: str | None, min_holiday: str | None, parameters: Path | None,
+                  as_json: bool, out: Path | None) -> None:
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
     limit = parse_budget(budget)
-    problem = persister_problem(limit, treatment_days, horizon, grid, _parameters(parameters))
+    rules = {"max_run": parse_days(max_run, "--max-run") if max_run is not None else None,
+             "min_holiday": (parse_days(min_holiday, "--min-holiday")
+                             if min_holiday is not None else None)}
+    problem = persister_problem(limit, treatment_days, horizon, grid, _parameters(parameters),
+                                **rules)
     _prepare_out(out)
     started = time.perf_counter()
     with stderr.status("optimising") as status:
@@ -167,6 +178,10 @@ def _print_optimise_table(report: dict) -> None:
     table.add_row("gap", f"{report['gap']:.4f} decades ({100 * report['gap_relative']:.2f} %)")
     table.add_row("budget used", f"{report['budget']['used_days']:g} of "
                                  f"{report['budget']['limit_days']:g} days")
+    for rule in check["constraints"][1:]:
+        verdict = "ok" if rule["passed"] else "VIOLATED"
+        figure = "" if rule["unit"] == "1" else f"longest {rule['used']:g} {rule['unit']}, "
+        table.add_row(rule["name"], figure + verdict)
     verdict = "passed" if check["passed"] else "FAILED"
     table.add_row("independent check", f"{verdict}: scipy Radau log10 residual "
                   f"{check['resimulated_objective']:.4f} (difference {check['difference']:.1e})")

@@ -102,7 +102,8 @@ class CollocationSolver:
         usages = [c.usage(rows, problem.grid_step) for c in problem.constraints]
         g = ca.vertcat(X[:, 0] - model.x0_internal(p), ca.vec(residual),
                        ca.vec(X[:, 1:] - x_end), *usages)
-        self.n_equalities = g.numel() - len(usages)
+        self._usage_rows = [u.numel() for u in usages]
+        self.n_equalities = g.numel() - sum(self._usage_rows)
         objective = model.output_function(problem.objective)(X[:, N], p)
         # A tiny exposure penalty makes the optimum unique where extra drug no longer helps
         # (flat objective, e.g. a budget beyond what the tumour needs); without it IPOPT wanders
@@ -217,9 +218,10 @@ class CollocationSolver:
         inf = np.full(nX + nW, np.inf)
         lbx = np.concatenate([-inf, lower.ravel(order="F")])
         ubx = np.concatenate([inf, upper.ravel(order="F")])
-        limits = np.array([c.limit for c in problem.constraints])
-        lbg = np.concatenate([np.zeros(self.n_equalities), np.full(len(limits), -np.inf)])
-        ubg = np.concatenate([np.zeros(self.n_equalities), limits])
+        limits = [np.full(rows, c.limit) for c, rows in zip(problem.constraints, self._usage_rows,
+                                                             strict=True)]
+        ubg = np.concatenate([np.zeros(self.n_equalities), *limits])
+        lbg = np.concatenate([np.zeros(self.n_equalities), np.full(sum(self._usage_rows), -np.inf)])
         arguments = {"lbx": lbx, "ubx": ubx, "lbg": lbg, "ubg": ubg,
                      "p": np.concatenate([p, problem.fixed_profile().ravel(order="F")])}
         if warm_start is not None:
@@ -254,7 +256,8 @@ class CollocationSolver:
         guess = upper.copy()
         for constraint in problem.constraints:
             rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
-            used = float(constraint.usage({**rows, **self._fixed_rows(problem)}, problem.grid_step))
+            used = float(ca.mmax(constraint.usage({**rows, **self._fixed_rows(problem)},
+                                                  problem.grid_step)))
             if used > constraint.limit > 0:
                 guess *= 0.99 * constraint.limit / used
             elif used > constraint.limit:

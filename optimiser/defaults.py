@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from constraints.budget import DaysOnBudget
+from constraints.rules import MaxRun, MinHoliday
 from models.parameters import ParameterSet
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
 from optimiser.problem import ControlProblem, ProblemError
@@ -17,7 +18,8 @@ OBJECTIVE = "log10_total_cells"
 
 def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       horizon: float = 100.0, grid_step: float = 1.0,
-                      parameters: ParameterSet | None = None) -> ControlProblem:
+                      parameters: ParameterSet | None = None, max_run: float | None = None,
+                      min_holiday: float | None = None) -> ControlProblem:
     for name, value in (("horizon", horizon), ("grid step", grid_step),
                         ("treatment", treatment_days), ("budget", budget_days)):
         if not math.isfinite(value):
@@ -41,7 +43,11 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
         objective=OBJECTIVE,
         free={IGF1R_INHIBITOR: (0.0, treatment_days)},
         fixed={OSIMERTINIB: osimertinib},
-        constraints=[DaysOnBudget(IGF1R_INHIBITOR, budget_days)],
+        constraints=[DaysOnBudget(IGF1R_INHIBITOR, budget_days),
+                     *([MaxRun(IGF1R_INHIBITOR, max_run, grid_step)]
+                       if max_run is not None else []),
+                     *([MinHoliday(IGF1R_INHIBITOR, min_holiday, grid_step)]
+                       if min_holiday is not None else [])],
         horizon=horizon,
         grid_step=grid_step,
     )

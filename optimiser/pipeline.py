@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 
+import casadi as ca
 import numpy as np
 
 from constraints.budget import DaysOnBudget
@@ -16,7 +17,7 @@ from models.schedule import Schedule
 from optimiser.check import CheckReport, check_schedule
 from optimiser.collocation import CollocationSolver, Solution
 from optimiser.problem import ControlProblem
-from optimiser.rounding import combinatorial_rounding, contiguous_blocks, shift_search
+from optimiser.rounding import combinatorial_rounding, contiguous_blocks, satisfies, shift_search
 
 Progress = Callable[[str], None]
 _SOLVERS: dict[tuple, CollocationSolver] = {}
@@ -56,6 +57,24 @@ def solver_for(problem: ControlProblem) -> CollocationSolver:
     return _SOLVERS[key]
 
 
+def linear_rules(problem: ControlProblem, drug: str) -> tuple[np.ndarray, np.ndarray]:
+    """``(A, b)`` with ``A @ w <= b`` for every constraint on ``drug`` alone, from the same
+    usage expressions the NLP and the checker use (all are linear in the on/off profile)."""
+    w = ca.MX.sym("w", 1, problem.n_intervals)
+    blocks, bounds = [], []
+    for constraint in problem.constraints:
+        if constraint.drugs != (drug,):
+            continue
+        usage = constraint.usage({drug: w}, problem.grid_step)
+        function = ca.Function("rule", [w], [usage, ca.jacobian(usage, w)])
+        offset, matrix = function(np.zeros(problem.n_intervals))
+        blocks.append(np.asarray(ca.densify(matrix)))
+        bounds.append(constraint.limit - np.asarray(offset).ravel())
+    if not blocks:
+        return np.zeros((0, problem.n_intervals)), np.zeros(0)
+    return np.vstack(blocks), np.concatenate(bounds)
+
+
 def _max_on(problem: ControlProblem, drug: str) -> int:
     limits = [c.limit for c in problem.constraints
               if isinstance(c, DaysOnBudget) and c.drug == drug]
@@ -85,6 +104,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     for _k, drug in enumerate(problem.free_names):
         allowed = problem.window_mask(drug)
         max_on = _max_on(problem, drug)
+        rules = linear_rules(problem, drug)
         others = {name: values for name, values in relaxed.free.items() if name != drug}
 
         def evaluate(w: np.ndarray, drug: str = drug, others: dict = others) -> float:
@@ -92,10 +112,10 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
                              for name in problem.free_names])
             return solver.objective_of(problem, free)
 
-        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, max_on)]
-        seeds += contiguous_blocks(allowed, max_on)
+        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules)]
+        seeds += [w for w in contiguous_blocks(allowed, max_on) if satisfies(rules, w)]
         start = min(seeds, key=evaluate)
-        best, _, count = shift_search(evaluate, start, allowed)
+        best, _, count = shift_search(evaluate, start, allowed, rules)
         integer[drug] = best
         evaluations += count + len(seeds)
     timings["search_s"] = time.perf_counter() - t0

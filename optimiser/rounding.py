@@ -14,8 +14,9 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 
-def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray, max_on: int) -> np.ndarray:
-    """Binary w (w = 0 where not allowed, sum w <= max_on) minimising
+def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray,
+                           rules: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+    """Binary w (w = 0 where not allowed, ``A @ w <= b`` for ``rules = (A, b)``) minimising
     max_k |sum_{j<=k} (relaxed_j - w_j)|."""
     relaxed = np.round(relaxed, 9)  # solver noise (1e-12 values) trips HiGHS
     n = len(relaxed)
@@ -27,8 +28,10 @@ def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray, max_on: int
     rows = [
         LinearConstraint(np.hstack([lower_triangle, np.ones((n, 1))]), running, np.inf),
         LinearConstraint(np.hstack([-lower_triangle, np.ones((n, 1))]), -running, np.inf),
-        LinearConstraint(np.append(np.ones(n), 0.0)[None, :], 0, max_on),
     ]
+    A, b = rules
+    if len(b):
+        rows.append(LinearConstraint(np.hstack([A, np.zeros((len(b), 1))]), -np.inf, b))
     upper = np.append(allowed.astype(float), np.inf)
     result = milp(cost, constraints=rows, integrality=np.append(np.ones(n), 0),
                   bounds=Bounds(np.zeros(n + 1), upper))
@@ -48,9 +51,16 @@ def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
     return blocks
 
 
+def satisfies(rules: tuple[np.ndarray, np.ndarray], w: np.ndarray) -> bool:
+    A, b = rules
+    return bool(np.all(A @ w <= b + 1e-9))
+
+
 def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, allowed: np.ndarray,
-                 max_shift: int = 3, max_passes: int = 50) -> tuple[np.ndarray, float, int]:
-    """Best-improvement search moving one dosing interval by up to ``max_shift`` intervals.
+                 rules: tuple[np.ndarray, np.ndarray], max_shift: int = 3,
+                 max_passes: int = 50) -> tuple[np.ndarray, float, int]:
+    """Best-improvement search moving one dosing interval by up to ``max_shift`` intervals,
+    among profiles that keep ``A @ w <= b``.
 
     Returns the best profile, its value and the number of evaluations."""
     cache: dict[bytes, float] = {}
@@ -69,7 +79,8 @@ def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, all
                 if allowed[j] and not best[j]:
                     w = best.copy()
                     w[i], w[j] = 0.0, 1.0
-                    candidates.append(w)
+                    if satisfies(rules, w):
+                        candidates.append(w)
         scored = [(value(w), k) for k, w in enumerate(candidates)]
         if not scored or min(scored)[0] >= best_value - 1e-12:
             break

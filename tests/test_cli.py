@@ -57,6 +57,9 @@ def test_out_directory_holds_schedule_and_trajectories(default_run):
     (["--grid", "0.7"], "not a whole number of grid steps"),
     (["--treatment-days", "40.5"], "treatment of 40.5 d is not a whole number"),
     (["--horizon", "nan"], "horizon must be a finite number of days"),
+    (["--max-run", "2.5d"], "maximum run of 2.5 d is not a whole number"),
+    (["--min-holiday", "0"], "minimum holiday must be a positive number"),
+    (["--max-run", "five"], "--max-run 'five' is not understood"),
     (["--parameters", "/nonexistent.toml"], "does not exist"),
     (["simulate", "--schedule", "/nonexistent.json"], "does not exist"),
 ])

@@ -17,7 +17,7 @@ def test_rounding_matches_brute_force(seed):
     allowed = rng.uniform(size=9) > 0.2
     relaxed[~allowed] = 0.0
     max_on = int(np.floor(relaxed.sum()))
-    w = combinatorial_rounding(relaxed, allowed, max_on)
+    w = combinatorial_rounding(relaxed, allowed, (np.ones((1, 9)), np.array([max_on])))
     assert w.sum() <= max_on and np.all(w[~allowed] == 0) and set(w) <= {0.0, 1.0}
     best = min(_deviation(relaxed, np.array(c)) for c in itertools.product((0.0, 1.0), repeat=9)
                if sum(c) <= max_on and all(a or not x for a, x in zip(allowed, c, strict=True)))
@@ -35,5 +35,7 @@ def test_shift_search_finds_the_best_single_day():
     allowed = np.ones(12, dtype=bool)
     start = np.zeros(12)
     start[0] = 1.0
-    best, value, _ = shift_search(lambda w: abs(np.argmax(w) - 7.0), start, allowed, max_shift=3)
+    no_rules = (np.zeros((0, 12)), np.zeros(0))
+    best, value, _ = shift_search(lambda w: abs(np.argmax(w) - 7.0), start, allowed, no_rules,
+                                  max_shift=3)
     assert np.argmax(best) == 7 and value == 0.0

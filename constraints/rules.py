@@ -1,0 +1,99 @@
+"""Dosing rules on the days a drug is given: longest run and shortest holiday.
+
+Both are linear in the daily on/off indicator ``w``, so the same expressions serve the relaxed NLP
+(applied to dose fractions), the rounding MILP and the checker (applied to the indicator).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import casadi as ca
+
+from constraints.base import Constraint
+
+
+class RuleError(ValueError):
+    """A rule's setting is unusable; the message says what to give instead."""
+
+
+def _whole_intervals(days: float, grid_step: float, what: str) -> int:
+    steps = days / grid_step
+    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+        raise RuleError(f"{what} of {days:g} d is not a whole number of grid steps of "
+                        f"{grid_step:g} d; give a multiple of the grid step")
+    return round(steps)
+
+
+def _positive_days(days: float, what: str) -> None:
+    if not (math.isfinite(days) and days > 0):
+        raise RuleError(f"{what} must be a positive number of days, got {days!r}")
+
+
+@dataclass(frozen=True)
+class MaxRun(Constraint):
+    """At most ``limit`` consecutive dosing days: every window one interval longer than the
+    allowed run holds at most ``limit`` days of drug."""
+
+    drug: str
+    limit: float  # days
+    grid_step: float = 1.0
+    name: str = "max run"
+    unit: str = "day"
+    counts_dosing_days: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_days(self.limit, "maximum run")
+        _whole_intervals(self.limit, self.grid_step, "maximum run")
+        object.__setattr__(self, "name", f"max run {self.limit:g} d")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug,)
+
+    @property
+    def structure(self) -> tuple:
+        return (*super().structure, self.limit, self.grid_step)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        window = _whole_intervals(self.limit, grid_step, "maximum run") + 1
+        u = controls[self.drug]
+        starts = range(u.numel() - window + 1)
+        return ca.vertcat(*[ca.sum2(u[:, t:t + window]) for t in starts]) * grid_step
+
+
+@dataclass(frozen=True)
+class MinHoliday(Constraint):
+    """After a pulse ends, at least ``days`` without drug before the next one:
+    ``w[t] - w[t+1] + w[t+j] <= 1`` for ``j = 2 .. holiday``."""
+
+    drug: str
+    days: float
+    grid_step: float = 1.0
+    name: str = "min holiday"
+    unit: str = "1"
+    limit: float = 1.0
+    counts_dosing_days: bool = True
+
+    def __post_init__(self) -> None:
+        _positive_days(self.days, "minimum holiday")
+        _whole_intervals(self.days, self.grid_step, "minimum holiday")
+        object.__setattr__(self, "name", f"min holiday {self.days:g} d")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug,)
+
+    @property
+    def structure(self) -> tuple:
+        return (*super().structure, self.days, self.grid_step)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        holiday = _whole_intervals(self.days, grid_step, "minimum holiday")
+        u = controls[self.drug]
+        n = u.numel()
+        rows = [u[:, t] - u[:, t + 1] + u[:, t + j]
+                for j in range(2, holiday + 1) for t in range(n - j)]
+        return ca.vertcat(*rows) if rows else ca.DM.zeros(1, 1)

@@ -1,0 +1,106 @@
+"""Dosing rules: one definition serves the NLP (dose fractions) and the checker (dosing days)."""
+
+import itertools
+
+import numpy as np
+import pytest
+
+from constraints.rules import MaxRun, MinHoliday, RuleError
+from models.schedule import Schedule
+from optimiser import persister_problem
+from optimiser.pipeline import linear_rules, optimise, solver_for
+from optimiser.rounding import combinatorial_rounding, satisfies
+from optimiser.simulate import simulate
+
+DRUG = "igf1r_inhibitor"
+
+
+def _runs(on: np.ndarray) -> list[tuple[int, int]]:
+    """(start, length) of every run of dosing days, computed without the rule code."""
+    runs, start = [], None
+    for k, value in enumerate([*on, 0]):
+        if value and start is None:
+            start = k
+        if not value and start is not None:
+            runs.append((start, k - start))
+            start = None
+    return runs
+
+
+def _longest_run(on):
+    return max((length for _, length in _runs(on)), default=0)
+
+
+def _shortest_holiday(on):
+    runs = _runs(on)
+    gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(runs)]
+    return min(gaps, default=np.inf)
+
+
+def _schedule(days: list[int], dose: float = 25.0) -> Schedule:
+    doses = np.zeros(100)
+    doses[days] = dose
+    return Schedule(1.0, 100.0, {DRUG: doses}, {DRUG: "mg/kg"})
+
+
+@pytest.mark.parametrize(("days", "run_ok", "holiday_ok"), [
+    ([*list(range(5)), 8], True, True),
+    ([*list(range(6)), 9], False, True),
+    ([*list(range(5)), 7], True, False),
+    ([0, 2, 4, 6], True, False),
+    ([], True, True),
+])
+def test_checker_applies_rules_to_dosing_days(model, days, run_ok, holiday_ok):
+    schedule = _schedule(days)
+    assert MaxRun(DRUG, 5.0).check(schedule, model).passed is run_ok
+    assert MinHoliday(DRUG, 3.0).check(schedule, model).passed is holiday_ok
+    on = np.isin(np.arange(100), days)
+    assert run_ok is (_longest_run(on) <= 5)
+    assert holiday_ok is (_shortest_holiday(on) >= 3)
+
+
+def test_half_doses_count_as_dosing_days(model):
+    report = MaxRun(DRUG, 5.0).check(_schedule(list(range(8)), dose=12.5), model)
+    assert not report.passed and report.used == pytest.approx(6.0)
+
+
+def test_rules_reject_settings_off_the_grid():
+    with pytest.raises(RuleError, match="not a whole number of grid steps"):
+        MaxRun(DRUG, 2.5)
+    with pytest.raises(RuleError, match="positive number of days"):
+        MinHoliday(DRUG, 0.0)
+
+
+def test_relaxed_problem_obeys_max_run_and_its_bound_rises():
+    free = persister_problem(10.0)
+    ruled = persister_problem(10.0, max_run=3.0)
+    relaxed_free = solver_for(free).solve(free)
+    relaxed_ruled = solver_for(ruled).solve(ruled)
+    profile = relaxed_ruled.free[DRUG]
+    windows = np.convolve(profile, np.ones(4), mode="valid")
+    assert windows.max() <= 3.0 + 1e-6  # every 4-day window holds at most 3 days of drug
+    assert np.convolve(relaxed_free.free[DRUG], np.ones(4), mode="valid").max() > 3.5
+    assert relaxed_ruled.lower_bound > relaxed_free.lower_bound + 1e-3
+
+
+def test_rounding_respects_rules():
+    problem = persister_problem(10.0, max_run=3.0, min_holiday=4.0)
+    rules = linear_rules(problem, DRUG)
+    relaxed = np.zeros(100)
+    relaxed[:10] = 1.0  # a profile that breaks both rules
+    w = combinatorial_rounding(relaxed, problem.window_mask(DRUG), rules)
+    assert satisfies(rules, w) and w.sum() <= 10
+    assert _longest_run(w) <= 3 and _shortest_holiday(w) >= 4
+
+
+def test_optimised_schedule_obeys_rules_under_resimulation(model):
+    problem = persister_problem(10.0, max_run=3.0, min_holiday=5.0)
+    result = optimise(problem)
+    assert result.ok, result.check.problems
+    on = result.schedule.doses[DRUG] > 0
+    assert on.sum() <= 10
+    assert _longest_run(on) <= 3 and _shortest_holiday(on) >= 5
+    assert np.all(np.flatnonzero(on) < 40)
+    trajectory = simulate(model, problem.parameter_vector, result.schedule)
+    assert trajectory.final_output("log10_total_cells") == pytest.approx(result.objective, abs=1e-3)
+    assert 0 <= result.gap < 0.5

@@ -33,54 +33,26 @@ def _positive_days(days: float, what: str) -> None:
 
 
 @dataclass(frozen=True)
-class MaxRun(Constraint):
-    """At most ``limit`` consecutive dosing days: every window one interval longer than the
-    allowed run holds at most ``limit`` days of drug."""
-
-    drug: str
-    limit: float  # days
-    grid_step: float = 1.0
-    name: str = "max run"
-    unit: str = "day"
-    counts_dosing_days: bool = True
-
-    def __post_init__(self) -> None:
-        _positive_days(self.limit, "maximum run")
-        _whole_intervals(self.limit, self.grid_step, "maximum run")
-        object.__setattr__(self, "name", f"max run {self.limit:g} d")
-
-    @property
-    def drugs(self) -> tuple[str, ...]:
-        return (self.drug,)
-
-    @property
-    def structure(self) -> tuple:
-        return (*super().structure, self.limit, self.grid_step)
-
-    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
-        window = _whole_intervals(self.limit, grid_step, "maximum run") + 1
-        u = controls[self.drug]
-        starts = range(u.numel() - window + 1)
-        return ca.vertcat(*[ca.sum2(u[:, t:t + window]) for t in starts]) * grid_step
-
-
-@dataclass(frozen=True)
-class MinHoliday(Constraint):
-    """After a pulse ends, at least ``days`` without drug before the next one:
-    ``w[t] - w[t+1] + w[t+j] <= 1`` for ``j = 2 .. holiday``."""
+class _DosingDayRule(Constraint):
+    """A rule on the days ``drug`` is given, set in whole grid steps of days."""
 
     drug: str
     days: float
     grid_step: float = 1.0
-    name: str = "min holiday"
-    unit: str = "1"
-    limit: float = 1.0
     counts_dosing_days: bool = True
+    label: str = "rule"  # short, completed with the days in ``name``
+    description: str = "rule"  # spelled out, for error messages
 
     def __post_init__(self) -> None:
-        _positive_days(self.days, "minimum holiday")
-        _whole_intervals(self.days, self.grid_step, "minimum holiday")
-        object.__setattr__(self, "name", f"min holiday {self.days:g} d")
+        _positive_days(self.days, self.description)
+        self.intervals(self.grid_step)
+
+    def intervals(self, grid_step: float) -> int:
+        return _whole_intervals(self.days, grid_step, self.description)
+
+    @property
+    def name(self) -> str:
+        return f"{self.label} {self.days:g} d"
 
     @property
     def drugs(self) -> tuple[str, ...]:
@@ -90,8 +62,39 @@ class MinHoliday(Constraint):
     def structure(self) -> tuple:
         return (*super().structure, self.days, self.grid_step)
 
+
+@dataclass(frozen=True)
+class MaxRun(_DosingDayRule):
+    """At most ``days`` consecutive dosing days: every window one interval longer than the
+    allowed run holds at most ``days`` days of drug."""
+
+    label: str = "max run"
+    description: str = "maximum run"
+    unit: str = "day"
+
+    @property
+    def limit(self) -> float:
+        return self.days
+
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
-        holiday = _whole_intervals(self.days, grid_step, "minimum holiday")
+        window = self.intervals(grid_step) + 1
+        u = controls[self.drug]
+        starts = range(u.numel() - window + 1)
+        return ca.vertcat(*[ca.sum2(u[:, t:t + window]) for t in starts]) * grid_step
+
+
+@dataclass(frozen=True)
+class MinHoliday(_DosingDayRule):
+    """After a pulse ends, at least ``days`` without drug before the next one:
+    ``w[t] - w[t+1] + w[t+j] <= 1`` for ``j = 2 .. holiday``."""
+
+    label: str = "min holiday"
+    description: str = "minimum holiday"
+    unit: str = "1"
+    limit: float = 1.0
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        holiday = self.intervals(grid_step)
         u = controls[self.drug]
         n = u.numel()
         rows = [u[:, t] - u[:, t + 1] + u[:, t + j]

@@ -48,6 +48,55 @@ def parse_budget(text: str) -> float:
     return parse_days(text, "budget")
 
 
+_AUC = re.compile(r"^\s*auc\s*:\s*(?P<number>[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?)\s*"
+                  r"(?P<unit>[^\d\s].*?)\s*$", re.IGNORECASE)
+_AUC_HELP = "give an exposure such as auc:300uM*h or auc:0.3mM*h"
+
+
+def is_auc_budget(text: str) -> bool:
+    return str(text).strip().lower().startswith("auc:")
+
+
+def parse_auc_budget(text: str, to_unit: str = "micromolar * hour") -> float:
+    """An exposure (AUC) budget from ``auc:VALUE UNIT``, in ``to_unit``."""
+    match = _AUC.match(str(text))
+    if not match:
+        raise BudgetError(f"AUC budget {text!r} is not understood (a number and a unit are "
+                          f"needed); {_AUC_HELP}")
+    value = float(match["number"])
+    if value < 0:
+        raise BudgetError(f"AUC budget {text!r} is negative; {_AUC_HELP}")
+    try:
+        return convert(value, match["unit"], to_unit, what="AUC budget")
+    except ParameterError as error:
+        raise BudgetError(str(error)) from None
+
+
+@dataclass(frozen=True)
+class AucBudget(Constraint):
+    """Exposure budget under dose-proportional PK: a day at the reference dose adds
+    ``auc_per_day`` (in ``unit``), a day at half dose half of it."""
+
+    drug: str
+    limit: float
+    auc_per_day: float
+    unit: str = "micromolar * hour"
+    name: str = "AUC budget"
+
+    def __post_init__(self) -> None:
+        for what, value in (("AUC budget", self.limit), ("AUC per reference dose",
+                                                          self.auc_per_day)):
+            if not (math.isfinite(value) and value >= 0):
+                raise BudgetError(f"{what} must be a finite number >= 0, got {value!r}")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug,)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        return ca.sum2(controls[self.drug]) * grid_step * self.auc_per_day
+
+
 @dataclass(frozen=True)
 class DaysOnBudget(Constraint):
     """Integral of the dose fraction over time: a day at the reference dose counts one day."""

@@ -51,6 +51,8 @@ PARAMETERS = (
     Parameter("t_half_igf", "day", "IGF-1R inhibitor effect-compartment half-life"),
     Parameter("EC50_osi", "1", "osimertinib exposure for half effect (rel. to reference dose)"),
     Parameter("EC50_igf", "1", "IGF-1R inhibitor exposure for half effect (rel. to reference)"),
+    Parameter("AUC_igf_day", "micromolar * hour",
+              "plasma AUC of one reference daily dose of the IGF-1R inhibitor (for AUC budgets)"),
 )
 
 

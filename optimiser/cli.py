@@ -17,7 +17,13 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from constraints.budget import BudgetError, parse_budget, parse_days
+from constraints.budget import (
+    BudgetError,
+    is_auc_budget,
+    parse_auc_budget,
+    parse_budget,
+    parse_days,
+)
 from constraints.rules import RuleError
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
@@ -57,6 +63,8 @@ def _guarded(function):
             return function(*args, **kwargs)
         except (*USER_ERRORS, UserError) as error:
             _fail(str(error), EXIT_BAD_INPUT)
+        except RuntimeError as error:  # solver, rounding or integrator failure: not the user's
+            _fail(f"numerical failure: {error}", EXIT_FAILURE)
     return run
 
 
@@ -102,7 +110,8 @@ def _write_outputs(out: Path, schedule: Schedule, trajectory) -> None:
 def main(
     ctx: typer.Context,
     budget: Annotated[str, typer.Option(
-        help="IGF-1R inhibitor days-on budget: 10d, 240h, 1.5w or a number of days")] = "10d",
+        help="IGF-1R inhibitor budget: days on (10d, 240h, 1.5w, 10) or exposure "
+             "(auc:300uM*h)")] = "10d",
     treatment_days: Annotated[float, typer.Option(
         help="osimertinib is given on days [0, treatment-days); the inhibitor only then")] = 40.0,
     horizon: Annotated[float, typer.Option(help="end of follow-up, days")] = 100.0,
@@ -128,12 +137,15 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
-    limit = parse_budget(budget)
+    if is_auc_budget(budget):
+        limits = {"budget_days": 0.0, "auc_budget": parse_auc_budget(budget)}
+    else:
+        limits = {"budget_days": parse_budget(budget)}
     rules = {"max_run": parse_days(max_run, "--max-run") if max_run is not None else None,
              "min_holiday": (parse_days(min_holiday, "--min-holiday")
                              if min_holiday is not None else None)}
-    problem = persister_problem(limit, treatment_days, horizon, grid, _parameters(parameters),
-                                **rules)
+    problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
+                                parameters=_parameters(parameters), **limits, **rules)
     _prepare_out(out)
     started = time.perf_counter()
     with stderr.status("optimising") as status:
@@ -145,7 +157,7 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
     report = {
         "schedule": json.loads(result.schedule.to_json()),
         "igf1r_days": result.schedule.dosing_days(IGF1R_INHIBITOR),
-        "budget": {"limit_days": limit, "used_days": result.budget_used["days-on budget"]},
+        "budget": _budget_report(result.check.constraints[0]),
         "objective": {"log10_residual_cells": result.objective},
         "lower_bound": {"log10_residual_cells": result.lower_bound},
         "gap": result.gap,
@@ -165,6 +177,13 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         raise typer.Exit(EXIT_FAILURE)
 
 
+def _budget_report(report) -> dict:
+    """The budget's limit and use; days-on budgets keep the ``*_days`` keys."""
+    if report.unit == "day":
+        return {"kind": "days-on", "limit_days": report.limit, "used_days": report.used}
+    return {"kind": "auc", "limit": report.limit, "used": report.used, "unit": report.unit}
+
+
 def _print_optimise_table(report: dict) -> None:
     check = report["check"]
     table = Table(title="persister-opt: IGF-1R inhibitor schedule", show_header=False)
@@ -176,8 +195,12 @@ def _print_optimise_table(report: dict) -> None:
     table.add_row("predicted log10 residual cells", f"{objective:.4f}")
     table.add_row("lower bound (relaxed)", f"{report['lower_bound']['log10_residual_cells']:.4f}")
     table.add_row("gap", f"{report['gap']:.4f} decades ({100 * report['gap_relative']:.2f} %)")
-    table.add_row("budget used", f"{report['budget']['used_days']:g} of "
-                                 f"{report['budget']['limit_days']:g} days")
+    budget = report["budget"]
+    if budget["kind"] == "days-on":
+        table.add_row("budget used", f"{budget['used_days']:g} of {budget['limit_days']:g} days")
+    else:
+        table.add_row("AUC budget used", f"{budget['used']:.4g} of {budget['limit']:.4g} "
+                                         f"{budget['unit']}")
     for rule in check["constraints"][1:]:
         verdict = "ok" if rule["passed"] else "VIOLATED"
         figure = "" if rule["unit"] == "1" else f"longest {rule['used']:g} {rule['unit']}, "

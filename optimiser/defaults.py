@@ -7,7 +7,7 @@ import math
 
 import numpy as np
 
-from constraints.budget import DaysOnBudget
+from constraints.budget import AucBudget, DaysOnBudget
 from constraints.rules import MaxRun, MinHoliday
 from models.parameters import ParameterSet
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
@@ -19,7 +19,9 @@ OBJECTIVE = "log10_total_cells"
 def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       horizon: float = 100.0, grid_step: float = 1.0,
                       parameters: ParameterSet | None = None, max_run: float | None = None,
-                      min_holiday: float | None = None) -> ControlProblem:
+                      min_holiday: float | None = None,
+                      auc_budget: float | None = None) -> ControlProblem:
+    """``auc_budget`` (micromolar * hour) replaces the days-on budget when given."""
     for name, value in (("horizon", horizon), ("grid step", grid_step),
                         ("treatment", treatment_days), ("budget", budget_days)):
         if not math.isfinite(value):
@@ -37,13 +39,20 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
     n = round(horizon / grid_step)
     starts = np.arange(n) * grid_step
     osimertinib = (starts + grid_step <= treatment_days + 1e-9).astype(float)
+    parameters = parameters or default_parameters()
+    model = persister_model()
+    if auc_budget is None:
+        budget = DaysOnBudget(IGF1R_INHIBITOR, budget_days)
+    else:
+        auc_per_day = model.parameter_vector(parameters)[model.parameter_names.index("AUC_igf_day")]
+        budget = AucBudget(IGF1R_INHIBITOR, auc_budget, auc_per_day)
     return ControlProblem(
-        model=persister_model(),
-        parameters=parameters or default_parameters(),
+        model=model,
+        parameters=parameters,
         objective=OBJECTIVE,
         free={IGF1R_INHIBITOR: (0.0, treatment_days)},
         fixed={OSIMERTINIB: osimertinib},
-        constraints=[DaysOnBudget(IGF1R_INHIBITOR, budget_days),
+        constraints=[budget,
                      *([MaxRun(IGF1R_INHIBITOR, max_run, grid_step)]
                        if max_run is not None else []),
                      *([MinHoliday(IGF1R_INHIBITOR, min_holiday, grid_step)]

@@ -12,7 +12,6 @@ from importlib.metadata import PackageNotFoundError, version
 import casadi as ca
 import numpy as np
 
-from constraints.budget import DaysOnBudget
 from models.schedule import Schedule
 from optimiser.check import CheckReport, check_schedule
 from optimiser.collocation import CollocationSolver, Solution
@@ -75,13 +74,16 @@ def linear_rules(problem: ControlProblem, drug: str) -> tuple[np.ndarray, np.nda
     return np.vstack(blocks), np.concatenate(bounds)
 
 
-def _max_on(problem: ControlProblem, drug: str) -> int:
-    limits = [c.limit for c in problem.constraints
-              if isinstance(c, DaysOnBudget) and c.drug == drug]
-    window = int(problem.window_mask(drug).sum())
-    if not limits:
-        return window
-    return min(window, math.floor(min(limits) / problem.grid_step + 1e-9))
+def _max_on(problem: ControlProblem, drug: str, rules: tuple[np.ndarray, np.ndarray]) -> int:
+    """Most dosing intervals any budget allows: rows that charge every allowed interval the
+    same (days-on and AUC budgets), as opposed to window rules such as a maximum run."""
+    allowed = problem.window_mask(drug)
+    caps = [int(allowed.sum())]
+    for row, bound in zip(*rules, strict=True):
+        charge = row[allowed]
+        if charge.size and charge.min() > 0 and np.allclose(charge, charge[0]):
+            caps.append(math.floor(bound / charge[0] + 1e-9))
+    return max(0, min(caps))
 
 
 def optimise(problem: ControlProblem, progress: Progress | None = None,
@@ -103,8 +105,8 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     evaluations = 0
     for _k, drug in enumerate(problem.free_names):
         allowed = problem.window_mask(drug)
-        max_on = _max_on(problem, drug)
         rules = linear_rules(problem, drug)
+        max_on = _max_on(problem, drug, rules)
         others = {name: values for name, values in relaxed.free.items() if name != drug}
 
         def evaluate(w: np.ndarray, drug: str = drug, others: dict = others) -> float:

@@ -18,7 +18,6 @@ def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray,
                            rules: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
     """Binary w (w = 0 where not allowed, ``A @ w <= b`` for ``rules = (A, b)``) minimising
     max_k |sum_{j<=k} (relaxed_j - w_j)|."""
-    relaxed = np.round(relaxed, 9)  # solver noise (1e-12 values) trips HiGHS
     n = len(relaxed)
     # variables: w_0..w_{n-1}, theta
     cost = np.zeros(n + 1)
@@ -33,8 +32,10 @@ def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray,
     if len(b):
         rows.append(LinearConstraint(np.hstack([A, np.zeros((len(b), 1))]), -np.inf, b))
     upper = np.append(allowed.astype(float), np.inf)
+    # HiGHS' presolve fails ("Solve error", status 4) on some of these running-sum MILPs; the
+    # problem is small enough (N binaries) to solve directly.
     result = milp(cost, constraints=rows, integrality=np.append(np.ones(n), 0),
-                  bounds=Bounds(np.zeros(n + 1), upper))
+                  bounds=Bounds(np.zeros(n + 1), upper), options={"presolve": False})
     if not result.success:  # pragma: no cover - always feasible (w = 0)
         raise RuntimeError(f"rounding MILP failed: {result.message}")
     return np.round(result.x[:n])

@@ -52,3 +52,34 @@ def test_checker_rejects_a_schedule_over_budget(model):
 def test_budget_must_be_finite_and_non_negative():
     with pytest.raises(BudgetError, match=">= 0"):
         DaysOnBudget("igf1r_inhibitor", -1.0)
+
+
+@pytest.mark.parametrize(("text", "value"), [
+    ("auc:300uM*h", 300.0), ("AUC: 0.3 mM*h", 300.0), ("auc:18000 micromolar*minute", 300.0),
+])
+def test_parse_auc_budget_converts_units(text, value):
+    from constraints.budget import is_auc_budget, parse_auc_budget
+
+    assert is_auc_budget(text)
+    assert parse_auc_budget(text) == pytest.approx(value)
+
+
+@pytest.mark.parametrize(("text", "reason"), [
+    ("auc:300", "a number and a unit are needed"), ("auc:300 mg", "cannot be converted"),
+    ("auc:-1uM*h", "negative"), ("auc:", "not understood"),
+])
+def test_parse_auc_budget_rejects(text, reason):
+    from constraints.budget import parse_auc_budget
+
+    with pytest.raises(BudgetError, match=reason):
+        parse_auc_budget(text)
+
+
+def test_auc_budget_charges_each_reference_dose_day(model):
+    from constraints.budget import AucBudget
+
+    budget = AucBudget("igf1r_inhibitor", 300.0, auc_per_day=30.0)
+    assert budget.check(_igf_schedule(list(range(10))), model).used == pytest.approx(300.0)
+    assert budget.check(_igf_schedule(list(range(10)), dose=12.5), model).used == pytest.approx(
+        150.0)
+    assert not budget.check(_igf_schedule(list(range(11))), model).passed

@@ -115,3 +115,14 @@ def test_failed_check_exits_1_and_is_not_reported_as_success(monkeypatch):
     report = json.loads(result.stdout)
     assert report["check"]["passed"] is False
     assert "differs from the optimiser's" in result.stderr
+
+
+def test_auc_budget_from_the_command_line():
+    completed = _run("--budget", "auc:0.15mM*h", "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["budget"]["kind"] == "auc"
+    assert report["budget"]["limit"] == pytest.approx(150.0)
+    assert report["budget"]["used"] <= 150.0 + 1e-6
+    assert report["check"]["passed"] is True
+    assert len(report["igf1r_days"]) <= 5

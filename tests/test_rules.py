@@ -104,3 +104,12 @@ def test_optimised_schedule_obeys_rules_under_resimulation(model):
     trajectory = simulate(model, problem.parameter_vector, result.schedule)
     assert trajectory.final_output("log10_total_cells") == pytest.approx(result.objective, abs=1e-3)
     assert 0 <= result.gap < 0.5
+
+
+def test_auc_budget_of_ten_reference_days_gives_the_ten_day_schedule():
+    """With dose-proportional PK an AUC budget is a scaled days-on budget (AUC_igf_day = 30)."""
+    by_days = optimise(persister_problem(10.0))
+    by_auc = optimise(persister_problem(auc_budget=300.0))
+    assert by_auc.ok and by_auc.check.constraints[0].used <= 300.0 + 1e-6
+    assert by_auc.schedule.digest == by_days.schedule.digest
+    assert by_auc.lower_bound == pytest.approx(by_days.lower_bound, abs=1e-6)

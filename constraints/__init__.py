@@ -2,7 +2,7 @@
 
 from constraints.base import Constraint, ConstraintReport
 from constraints.budget import BudgetError, DaysOnBudget, parse_budget, parse_days
-from constraints.rules import MaxRun, MinHoliday, RuleError
+from constraints.rules import MaxPulses, MaxRun, MinHoliday, RuleError
 
-__all__ = ["BudgetError", "Constraint", "ConstraintReport", "DaysOnBudget", "MaxRun",
+__all__ = ["BudgetError", "Constraint", "ConstraintReport", "DaysOnBudget", "MaxPulses", "MaxRun",
            "MinHoliday", "RuleError", "parse_budget", "parse_days"]

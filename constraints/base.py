@@ -46,6 +46,9 @@ class Constraint(ABC):
     unit: str
     limit: float
     counts_dosing_days: bool = False
+    # False for a rule that is not linear in the doses (a count of pulses, say): the NLP and the
+    # rounding MILP cannot carry it, so the optimiser enforces it by filtering integer candidates.
+    linear: bool = True
 
     @abstractmethod
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:

@@ -100,3 +100,30 @@ class MinHoliday(_DosingDayRule):
         rows = [u[:, t] - u[:, t + 1] + u[:, t + j]
                 for j in range(2, holiday + 1) for t in range(n - j)]
         return ca.vertcat(*rows) if rows else ca.DM.zeros(1, 1)
+
+
+@dataclass(frozen=True)
+class MaxPulses(Constraint):
+    """At most ``limit`` pulses (runs of dosing days). A count is not linear in the doses, so
+    the relaxed NLP and the rounding MILP do not carry it; the integer search keeps to it."""
+
+    drug: str
+    limit: float  # pulses
+    name: str = "max pulses"
+    unit: str = "pulse"
+    counts_dosing_days: bool = True
+    linear: bool = False
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.limit) and self.limit >= 1 and self.limit == int(self.limit)):
+            raise RuleError(f"maximum number of pulses must be a whole number >= 1, got "
+                            f"{self.limit!r}")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug,)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        u = controls[self.drug]
+        starts = ca.fmax(0, u[:, 1:] - u[:, :-1])
+        return u[:, 0] + ca.sum2(starts)

@@ -120,6 +120,8 @@ def main(
         help="longest run of consecutive IGF-1R inhibitor days, e.g. 5d")] = None,
     min_holiday: Annotated[str | None, typer.Option(
         help="shortest break between IGF-1R inhibitor pulses, e.g. 3d")] = None,
+    max_pulses: Annotated[int | None, typer.Option(
+        help="most IGF-1R inhibitor pulses (runs of dosing days)")] = None,
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -128,12 +130,12 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
-                            parameters, as_json, out)
+                            max_pulses, parameters, as_json, out)
 
 
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
-                  max_run: str | None, min_holiday: str | None, parameters: Path | None,
-                  as_json: bool, out: Path | None) -> None:
+                  max_run: str | None, min_holiday: str | None, max_pulses: int | None,
+                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
@@ -143,7 +145,8 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         limits = {"budget_days": parse_budget(budget)}
     rules = {"max_run": parse_days(max_run, "--max-run") if max_run is not None else None,
              "min_holiday": (parse_days(min_holiday, "--min-holiday")
-                             if min_holiday is not None else None)}
+                             if min_holiday is not None else None),
+             "max_pulses": max_pulses}
     problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
                                 parameters=_parameters(parameters), **limits, **rules)
     _prepare_out(out)
@@ -203,7 +206,7 @@ def _print_optimise_table(report: dict) -> None:
                                          f"{budget['unit']}")
     for rule in check["constraints"][1:]:
         verdict = "ok" if rule["passed"] else "VIOLATED"
-        figure = "" if rule["unit"] == "1" else f"longest {rule['used']:g} {rule['unit']}, "
+        figure = "" if rule["unit"] == "1" else f"{rule['used']:g} {rule['unit']}, "
         table.add_row(rule["name"], figure + verdict)
     verdict = "passed" if check["passed"] else "FAILED"
     table.add_row("independent check", f"{verdict}: scipy Radau log10 residual "

@@ -99,7 +99,7 @@ class CollocationSolver:
 
         residual, x_end = self._interval.map(N)(X[:, :N], W, U, ca.repmat(p, 1, N))
         rows = {name: U[i, :] for i, name in enumerate(model.control_names)}
-        usages = [c.usage(rows, problem.grid_step) for c in problem.constraints]
+        usages = [c.usage(rows, problem.grid_step) for c in problem.linear_constraints]
         g = ca.vertcat(X[:, 0] - model.x0_internal(p), ca.vec(residual),
                        ca.vec(X[:, 1:] - x_end), *usages)
         self._usage_rows = [u.numel() for u in usages]
@@ -218,7 +218,8 @@ class CollocationSolver:
         inf = np.full(nX + nW, np.inf)
         lbx = np.concatenate([-inf, lower.ravel(order="F")])
         ubx = np.concatenate([inf, upper.ravel(order="F")])
-        limits = [np.full(rows, c.limit) for c, rows in zip(problem.constraints, self._usage_rows,
+        limits = [np.full(rows, c.limit) for c, rows in zip(problem.linear_constraints,
+                                                             self._usage_rows,
                                                              strict=True)]
         ubg = np.concatenate([np.zeros(self.n_equalities), *limits])
         lbg = np.concatenate([np.zeros(self.n_equalities), np.full(sum(self._usage_rows), -np.inf)])
@@ -254,7 +255,7 @@ class CollocationSolver:
         """Spread each free control's budget evenly over its window (feasible for budgets)."""
         lower, upper = self.free_bounds(problem)
         guess = upper.copy()
-        for constraint in problem.constraints:
+        for constraint in problem.linear_constraints:
             rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
             used = float(ca.mmax(constraint.usage({**rows, **self._fixed_rows(problem)},
                                                   problem.grid_step)))

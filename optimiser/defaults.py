@@ -8,7 +8,7 @@ import math
 import numpy as np
 
 from constraints.budget import AucBudget, DaysOnBudget
-from constraints.rules import MaxRun, MinHoliday
+from constraints.rules import MaxPulses, MaxRun, MinHoliday
 from models.parameters import ParameterSet
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
 from optimiser.problem import ControlProblem, ProblemError
@@ -20,7 +20,8 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       horizon: float = 100.0, grid_step: float = 1.0,
                       parameters: ParameterSet | None = None, max_run: float | None = None,
                       min_holiday: float | None = None,
-                      auc_budget: float | None = None) -> ControlProblem:
+                      auc_budget: float | None = None,
+                      max_pulses: int | None = None) -> ControlProblem:
     """``auc_budget`` (micromolar * hour) replaces the days-on budget when given."""
     for name, value in (("horizon", horizon), ("grid step", grid_step),
                         ("treatment", treatment_days), ("budget", budget_days)):
@@ -56,7 +57,9 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                      *([MaxRun(IGF1R_INHIBITOR, max_run, grid_step)]
                        if max_run is not None else []),
                      *([MinHoliday(IGF1R_INHIBITOR, min_holiday, grid_step)]
-                       if min_holiday is not None else [])],
+                       if min_holiday is not None else []),
+                     *([MaxPulses(IGF1R_INHIBITOR, max_pulses)]
+                       if max_pulses is not None else [])],
         horizon=horizon,
         grid_step=grid_step,
     )

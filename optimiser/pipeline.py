@@ -61,7 +61,7 @@ def linear_rules(problem: ControlProblem, drug: str) -> tuple[np.ndarray, np.nda
     usage expressions the NLP and the checker use (all are linear in the on/off profile)."""
     w = ca.MX.sym("w", 1, problem.n_intervals)
     blocks, bounds = [], []
-    for constraint in problem.constraints:
+    for constraint in problem.linear_constraints:
         if constraint.drugs != (drug,):
             continue
         usage = constraint.usage({drug: w}, problem.grid_step)
@@ -72,6 +72,22 @@ def linear_rules(problem: ControlProblem, drug: str) -> tuple[np.ndarray, np.nda
     if not blocks:
         return np.zeros((0, problem.n_intervals)), np.zeros(0)
     return np.vstack(blocks), np.concatenate(bounds)
+
+
+def _feasibility(problem: ControlProblem, drug: str,
+                 rules: tuple[np.ndarray, np.ndarray]) -> Callable[[np.ndarray], bool]:
+    """Whether an on/off profile of ``drug`` keeps every rule: the linear rows, and the
+    non-linear rules evaluated as the checker does."""
+    others = [c for c in problem.constraints if not c.linear and c.drugs == (drug,)]
+
+    def feasible(w: np.ndarray) -> bool:
+        if not satisfies(rules, w):
+            return False
+        row = {drug: ca.DM(w).T}
+        return all(float(ca.mmax(c.usage(row, problem.grid_step))) <= c.limit + 1e-9
+                   for c in others)
+
+    return feasible
 
 
 def _max_on(problem: ControlProblem, drug: str, rules: tuple[np.ndarray, np.ndarray]) -> int:
@@ -107,6 +123,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
         allowed = problem.window_mask(drug)
         rules = linear_rules(problem, drug)
         max_on = _max_on(problem, drug, rules)
+        feasible = _feasibility(problem, drug, rules)
         others = {name: values for name, values in relaxed.free.items() if name != drug}
 
         def evaluate(w: np.ndarray, drug: str = drug, others: dict = others) -> float:
@@ -115,9 +132,10 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
             return solver.objective_of(problem, free)
 
         seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules)]
-        seeds += [w for w in contiguous_blocks(allowed, max_on) if satisfies(rules, w)]
+        seeds += contiguous_blocks(allowed, max_on)
+        seeds = [w for w in seeds if feasible(w)] or [np.zeros(problem.n_intervals)]
         start = min(seeds, key=evaluate)
-        best, _, count = shift_search(evaluate, start, allowed, rules)
+        best, _, count = shift_search(evaluate, start, allowed, feasible)
         integer[drug] = best
         evaluations += count + len(seeds)
     timings["search_s"] = time.perf_counter() - t0

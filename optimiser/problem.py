@@ -76,6 +76,11 @@ class ControlProblem:
         return round(self.horizon / self.grid_step)
 
     @property
+    def linear_constraints(self) -> list[Constraint]:
+        """The constraints the NLP and the rounding MILP carry."""
+        return [c for c in self.constraints if c.linear]
+
+    @property
     def free_names(self) -> list[str]:
         return [c for c in self.model.control_names if c in self.free]
 

@@ -58,10 +58,11 @@ def satisfies(rules: tuple[np.ndarray, np.ndarray], w: np.ndarray) -> bool:
 
 
 def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, allowed: np.ndarray,
-                 rules: tuple[np.ndarray, np.ndarray], max_shift: int = 3,
+                 feasible: Callable[[np.ndarray], bool], max_shift: int = 3,
                  max_passes: int = 50) -> tuple[np.ndarray, float, int]:
-    """Best-improvement search moving one dosing interval by up to ``max_shift`` intervals,
-    among profiles that keep ``A @ w <= b``.
+    """Best-improvement search among feasible profiles: move one dosing interval by up to
+    ``max_shift`` intervals, or add one where the rules still allow it (which lets a search
+    that started short of the budget, e.g. from no drug, fill it).
 
     Returns the best profile, its value and the number of evaluations."""
     cache: dict[bytes, float] = {}
@@ -80,8 +81,12 @@ def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, all
                 if allowed[j] and not best[j]:
                     w = best.copy()
                     w[i], w[j] = 0.0, 1.0
-                    if satisfies(rules, w):
-                        candidates.append(w)
+                    candidates.append(w)
+        for j in np.flatnonzero(allowed & (best == 0)):
+            w = best.copy()
+            w[j] = 1.0
+            candidates.append(w)
+        candidates = [w for w in candidates if feasible(w)]
         scored = [(value(w), k) for k, w in enumerate(candidates)]
         if not scored or min(scored)[0] >= best_value - 1e-12:
             break

@@ -60,6 +60,7 @@ def test_out_directory_holds_schedule_and_trajectories(default_run):
     (["--max-run", "2.5d"], "maximum run of 2.5 d is not a whole number"),
     (["--min-holiday", "0"], "minimum holiday must be a positive number"),
     (["--max-run", "five"], "--max-run 'five' is not understood"),
+    (["--max-pulses", "0"], "maximum number of pulses must be a whole number >= 1"),
     (["--parameters", "/nonexistent.toml"], "does not exist"),
     (["simulate", "--schedule", "/nonexistent.json"], "does not exist"),
 ])

@@ -113,3 +113,45 @@ def test_auc_budget_of_ten_reference_days_gives_the_ten_day_schedule():
     assert by_auc.ok and by_auc.check.constraints[0].used <= 300.0 + 1e-6
     assert by_auc.schedule.digest == by_days.schedule.digest
     assert by_auc.lower_bound == pytest.approx(by_days.lower_bound, abs=1e-6)
+
+
+def test_max_pulses_counts_runs_of_dosing_days(model):
+    from constraints.rules import MaxPulses
+
+    rule = MaxPulses(DRUG, 2)
+    assert rule.check(_schedule([0, 1, 2, 10, 11]), model).passed
+    three = rule.check(_schedule([0, 1, 5, 10, 11]), model)
+    assert not three.passed and three.used == pytest.approx(3.0)
+    assert rule.check(_schedule([]), model).used == 0.0
+    with pytest.raises(RuleError, match="whole number >= 1"):
+        MaxPulses(DRUG, 1.5)
+
+
+def test_one_pulse_finds_the_best_single_block(model):
+    """With one pulse allowed the search must return the best of the 31 ten-day blocks,
+    found here by re-simulating every block with the independent integrator."""
+    problem = persister_problem(10.0, max_pulses=1)
+    result = optimise(problem)
+    assert result.ok, result.check.problems
+    on = result.schedule.doses[DRUG] > 0
+    assert len(_runs(on)) == 1 and on.sum() == 10
+
+    def block_value(start):
+        w = np.zeros(100)
+        w[start:start + 10] = 1.0
+        schedule = problem.schedule({DRUG: w})
+        return simulate(model, problem.parameter_vector, schedule).final_output(
+            "log10_total_cells")
+
+    best_start = min(range(31), key=block_value)
+    assert int(np.flatnonzero(on)[0]) == best_start
+    assert result.check.resimulated_objective == pytest.approx(block_value(best_start), abs=1e-9)
+
+
+def test_pulse_rule_with_run_and_holiday_rules(model):
+    problem = persister_problem(10.0, max_run=3.0, min_holiday=4.0, max_pulses=3)
+    result = optimise(problem)
+    assert result.ok, result.check.problems
+    on = result.schedule.doses[DRUG] > 0
+    assert len(_runs(on)) <= 3 and _longest_run(on) <= 3 and _shortest_holiday(on) >= 4
+    assert result.gap >= -1e-7  # the bound ignores the pulse count, so it stays valid

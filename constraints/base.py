@@ -60,9 +60,9 @@ class Constraint(ABC):
         return (type(self).__name__, self.drugs)
 
     @property
-    @abstractmethod
     def drugs(self) -> tuple[str, ...]:
-        """Controls the rule reads (used to validate it against a model)."""
+        """Controls the rule reads: its ``drug`` field; a rule on several drugs overrides this."""
+        return (self.drug,)
 
     def validate(self, model: Model) -> None:
         for drug in self.drugs:

@@ -89,10 +89,6 @@ class AucBudget(Constraint):
             if not (math.isfinite(value) and value >= 0):
                 raise BudgetError(f"{what} must be a finite number >= 0, got {value!r}")
 
-    @property
-    def drugs(self) -> tuple[str, ...]:
-        return (self.drug,)
-
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step * self.auc_per_day
 
@@ -110,10 +106,6 @@ class DaysOnBudget(Constraint):
         if not (math.isfinite(self.limit) and self.limit >= 0):
             raise BudgetError(f"days-on budget must be a finite number of days >= 0, "
                               f"got {self.limit!r}")
-
-    @property
-    def drugs(self) -> tuple[str, ...]:
-        return (self.drug,)
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step

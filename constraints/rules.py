@@ -55,10 +55,6 @@ class _DosingDayRule(Constraint):
         return f"{self.label} {self.days:g} d"
 
     @property
-    def drugs(self) -> tuple[str, ...]:
-        return (self.drug,)
-
-    @property
     def structure(self) -> tuple:
         return (*super().structure, self.days, self.grid_step)
 
@@ -118,10 +114,6 @@ class MaxPulses(Constraint):
         if not (math.isfinite(self.limit) and self.limit >= 1 and self.limit == int(self.limit)):
             raise RuleError(f"maximum number of pulses must be a whole number >= 1, got "
                             f"{self.limit!r}")
-
-    @property
-    def drugs(self) -> tuple[str, ...]:
-        return (self.drug,)
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         u = controls[self.drug]

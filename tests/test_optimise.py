@@ -87,3 +87,16 @@ def test_check_fails_on_disagreement_and_on_violated_budget(problem, result):
     over_budget = check_schedule(problem, continuous, _resimulated(problem, continuous))
     assert not over_budget.passed
     assert "days-on budget" in over_budget.problems[0]
+
+
+def test_new_parameter_values_reuse_the_compiled_solver(problem, result):
+    from dataclasses import replace
+
+    more_resistance = replace(problem, parameters=problem.parameters.with_values(mu=2e-9))
+    assert solver_for(more_resistance) is solver_for(problem)
+    solution = solver_for(more_resistance).solve(more_resistance)
+    assert solution.success
+    # resistant cells dominate the residual and arise in proportion to mu: about log10(2) more
+    assert solution.lower_bound == pytest.approx(result.lower_bound + np.log10(2), abs=0.05)
+    schedule = more_resistance.schedule(solution.free)
+    assert _resimulated(more_resistance, schedule) == pytest.approx(solution.objective, abs=1e-3)

@@ -119,7 +119,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     t0 = time.perf_counter()
     integer = {}
     evaluations = 0
-    for _k, drug in enumerate(problem.free_names):
+    for drug in problem.free_names:
         allowed = problem.window_mask(drug)
         rules = linear_rules(problem, drug)
         max_on = _max_on(problem, drug, rules)

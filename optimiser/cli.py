@@ -122,6 +122,9 @@ def main(
         help="shortest break between IGF-1R inhibitor pulses, e.g. 3d")] = None,
     max_pulses: Annotated[int | None, typer.Option(
         help="most IGF-1R inhibitor pulses (runs of dosing days)")] = None,
+    dose_levels: Annotated[str | None, typer.Option(
+        help="allowed IGF-1R inhibitor daily doses in mg/kg, e.g. 6.25,12.5,25 "
+             "(default: 25 only, i.e. on/off)")] = None,
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -130,12 +133,13 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
-                            max_pulses, parameters, as_json, out)
+                            max_pulses, dose_levels, parameters, as_json, out)
 
 
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
                   max_run: str | None, min_holiday: str | None, max_pulses: int | None,
-                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
+                  dose_levels: str | None, parameters: Path | None, as_json: bool,
+                  out: Path | None) -> None:
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
@@ -149,17 +153,20 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
              "max_pulses": max_pulses}
     problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
                                 parameters=_parameters(parameters), **limits, **rules)
+    levels = _dose_levels(dose_levels, problem.model.control(IGF1R_INHIBITOR))
     _prepare_out(out)
     started = time.perf_counter()
     with stderr.status("optimising") as status:
         result = optimise(problem, progress=lambda message: status.update(message),
-                          command=_command_line())
+                          command=_command_line(), dose_levels=levels)
     seconds = time.perf_counter() - started
     if out is not None:
         _write_outputs(out, result.schedule, result.check.trajectory)
     report = {
         "schedule": json.loads(result.schedule.to_json()),
         "igf1r_days": result.schedule.dosing_days(IGF1R_INHIBITOR),
+        "igf1r_blocks": [{"start": a, "stop": b, "dose": d, "unit": problem.model.control(
+            IGF1R_INHIBITOR).dose_unit} for a, b, d in result.schedule.blocks(IGF1R_INHIBITOR)],
         "budget": _budget_report(result.check.constraints[0]),
         "objective": {"log10_residual_cells": result.objective},
         "lower_bound": {"log10_residual_cells": result.lower_bound},
@@ -180,6 +187,18 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         raise typer.Exit(EXIT_FAILURE)
 
 
+def _dose_levels(text: str | None, control) -> tuple[float, ...]:
+    """Dose levels in the control's unit -> fractions of its reference dose."""
+    if text is None:
+        return (1.0,)
+    try:
+        doses = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise UserError(f"dose levels {text!r} are not understood; give daily doses in "
+                        f"{control.dose_unit} separated by commas, e.g. 6.25,12.5,25") from None
+    return tuple(dose / control.reference_dose for dose in doses)
+
+
 def _budget_report(report) -> dict:
     """The budget's limit and use; days-on budgets keep the ``*_days`` keys."""
     if report.unit == "day":
@@ -194,6 +213,10 @@ def _print_optimise_table(report: dict) -> None:
     table.add_column("value")
     days = ", ".join(f"{d:g}" for d in report["igf1r_days"]) or "none"
     table.add_row("IGF-1R inhibitor days", days)
+    doses = "; ".join(f"{b['start']:g}-{b['stop']:g} d: {b['dose']:g}"
+                      for b in report["igf1r_blocks"]) or "none"
+    unit = report["igf1r_blocks"][0]["unit"] if report["igf1r_blocks"] else ""
+    table.add_row(f"daily dose by block ({unit}/day)" if unit else "daily dose by block", doses)
     objective = report["objective"]["log10_residual_cells"]
     table.add_row("predicted log10 residual cells", f"{objective:.4f}")
     table.add_row("lower bound (relaxed)", f"{report['lower_bound']['log10_residual_cells']:.4f}")

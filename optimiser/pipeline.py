@@ -15,8 +15,13 @@ import numpy as np
 from models.schedule import Schedule
 from optimiser.check import CheckReport, check_schedule
 from optimiser.collocation import CollocationSolver, Solution
-from optimiser.problem import ControlProblem
-from optimiser.rounding import combinatorial_rounding, contiguous_blocks, satisfies, shift_search
+from optimiser.problem import ControlProblem, ProblemError
+from optimiser.rounding import (
+    LinearRules,
+    combinatorial_rounding,
+    contiguous_blocks,
+    shift_search,
+)
 
 Progress = Callable[[str], None]
 _SOLVERS: dict[tuple, CollocationSolver] = {}
@@ -56,55 +61,70 @@ def solver_for(problem: ControlProblem) -> CollocationSolver:
     return _SOLVERS[key]
 
 
-def linear_rules(problem: ControlProblem, drug: str) -> tuple[np.ndarray, np.ndarray]:
-    """``(A, b)`` with ``A @ w <= b`` for every constraint on ``drug`` alone, from the same
-    usage expressions the NLP and the checker use (all are linear in the on/off profile)."""
+def linear_rules(problem: ControlProblem, drug: str) -> LinearRules:
+    """The rows of every linear constraint on ``drug`` alone, from the same usage expressions
+    the NLP and the checker use: amounts (budgets) on the dose fractions, dosing-day rules on
+    the on/off indicator."""
     w = ca.MX.sym("w", 1, problem.n_intervals)
-    blocks, bounds = [], []
+    parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
     for constraint in problem.linear_constraints:
         if constraint.drugs != (drug,):
             continue
         usage = constraint.usage({drug: w}, problem.grid_step)
         function = ca.Function("rule", [w], [usage, ca.jacobian(usage, w)])
         offset, matrix = function(np.zeros(problem.n_intervals))
-        blocks.append(np.asarray(ca.densify(matrix)))
+        matrices, bounds = parts[constraint.counts_dosing_days]
+        matrices.append(np.asarray(ca.densify(matrix)))
         bounds.append(constraint.limit - np.asarray(offset).ravel())
-    if not blocks:
-        return np.zeros((0, problem.n_intervals)), np.zeros(0)
-    return np.vstack(blocks), np.concatenate(bounds)
+
+    def stacked(matrices: list, bounds: list) -> tuple[np.ndarray, np.ndarray]:
+        if not matrices:
+            return np.zeros((0, problem.n_intervals)), np.zeros(0)
+        return np.vstack(matrices), np.concatenate(bounds)
+
+    return LinearRules(*stacked(*parts[False]), *stacked(*parts[True]))
 
 
 def _feasibility(problem: ControlProblem, drug: str,
-                 rules: tuple[np.ndarray, np.ndarray]) -> Callable[[np.ndarray], bool]:
-    """Whether an on/off profile of ``drug`` keeps every rule: the linear rows, and the
+                 rules: LinearRules) -> Callable[[np.ndarray], bool]:
+    """Whether a dose profile of ``drug`` keeps every rule: the linear rows, and the
     non-linear rules evaluated as the checker does."""
     others = [c for c in problem.constraints if not c.linear and c.drugs == (drug,)]
 
     def feasible(w: np.ndarray) -> bool:
-        if not satisfies(rules, w):
+        if not rules.satisfied(w):
             return False
-        row = {drug: ca.DM(w).T}
+        row = {drug: ca.DM((w > 0).astype(float)).T}  # non-linear rules count dosing days
         return all(float(ca.mmax(c.usage(row, problem.grid_step))) <= c.limit + 1e-9
                    for c in others)
 
     return feasible
 
 
-def _max_on(problem: ControlProblem, drug: str, rules: tuple[np.ndarray, np.ndarray]) -> int:
-    """Most dosing intervals any budget allows: rows that charge every allowed interval the
-    same (days-on and AUC budgets), as opposed to window rules such as a maximum run."""
+def _max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float) -> int:
+    """Most dosing intervals at ``level`` any budget allows: amount rows that charge every
+    allowed interval the same (days-on and AUC budgets)."""
     allowed = problem.window_mask(drug)
     caps = [int(allowed.sum())]
-    for row, bound in zip(*rules, strict=True):
-        charge = row[allowed]
+    for row, bound in zip(rules.amount, rules.amount_bound, strict=True):
+        charge = row[allowed] * level
         if charge.size and charge.min() > 0 and np.allclose(charge, charge[0]):
             caps.append(math.floor(bound / charge[0] + 1e-9))
     return max(0, min(caps))
 
 
 def optimise(problem: ControlProblem, progress: Progress | None = None,
-             command: str = "") -> Result:
-    """Relaxed optimum (lower bound), then the best on/off schedule found from it, checked."""
+             command: str = "", dose_levels: tuple[float, ...] = (1.0,)) -> Result:
+    """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
+    one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked."""
+    levels = tuple(sorted(set(dose_levels)))
+    for name in problem.free_names:
+        control = problem.model.control(name)
+        if not levels or not all(0 < level <= control.upper + 1e-12 for level in levels):
+            raise ProblemError(f"dose levels of {name!r} must lie in (0, "
+                               f"{control.upper * control.reference_dose:g}] "
+                               f"{control.dose_unit}; got "
+                               f"{[level * control.reference_dose for level in levels]}")
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
@@ -122,7 +142,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     for drug in problem.free_names:
         allowed = problem.window_mask(drug)
         rules = linear_rules(problem, drug)
-        max_on = _max_on(problem, drug, rules)
+        max_on = _max_on(problem, drug, rules, max(levels))
         feasible = _feasibility(problem, drug, rules)
         others = {name: values for name, values in relaxed.free.items() if name != drug}
 
@@ -131,11 +151,11 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
                              for name in problem.free_names])
             return solver.objective_of(problem, free)
 
-        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules)]
-        seeds += contiguous_blocks(allowed, max_on)
+        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules, levels)]
+        seeds += [max(levels) * w for w in contiguous_blocks(allowed, max_on)]
         seeds = [w for w in seeds if feasible(w)] or [np.zeros(problem.n_intervals)]
         start = min(seeds, key=evaluate)
-        best, _, count = shift_search(evaluate, start, allowed, feasible)
+        best, _, count = shift_search(evaluate, start, allowed, feasible, levels)
         integer[drug] = best
         evaluations += count + len(seeds)
     timings["search_s"] = time.perf_counter() - t0

@@ -9,36 +9,60 @@ of the budget's length, then seed a local search that shifts single dosing days.
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 
 
-def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray,
-                           rules: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
-    """Binary w (w = 0 where not allowed, ``A @ w <= b`` for ``rules = (A, b)``) minimising
-    max_k |sum_{j<=k} (relaxed_j - w_j)|."""
-    n = len(relaxed)
-    # variables: w_0..w_{n-1}, theta
-    cost = np.zeros(n + 1)
+@dataclass(frozen=True)
+class LinearRules:
+    """``amount @ w <= amount_bound`` on dose fractions ``w`` and ``days @ d <= days_bound`` on
+    the dosing-day indicator ``d = (w > 0)``."""
+
+    amount: np.ndarray
+    amount_bound: np.ndarray
+    days: np.ndarray
+    days_bound: np.ndarray
+
+    def satisfied(self, w: np.ndarray) -> bool:
+        return bool(np.all(self.amount @ w <= self.amount_bound + 1e-9)
+                    and np.all(self.days @ (w > 0) <= self.days_bound + 1e-9))
+
+
+def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray, rules: LinearRules,
+                           levels: tuple[float, ...] = (1.0,)) -> np.ndarray:
+    """Profile w with one of ``levels`` (or 0) on each allowed interval, keeping ``rules``,
+    minimising max_k |sum_{j<=k} (relaxed_j - w_j)|.
+
+    Variables: binaries z[t, l] (interval t at level l), then theta; w = z @ levels."""
+    n, m = len(relaxed), len(levels)
+    level = np.asarray(levels, dtype=float)
+    to_w = np.kron(np.eye(n), level[None, :])  # w = to_w @ z
+    to_d = np.kron(np.eye(n), np.ones((1, m)))  # d = to_d @ z
+    cost = np.zeros(n * m + 1)
     cost[-1] = 1.0
-    lower_triangle = np.tril(np.ones((n, n)))
-    running = lower_triangle @ relaxed
+    running = np.tril(np.ones((n, n)))
+    target = running @ relaxed
+    theta = np.ones((n, 1))
     rows = [
-        LinearConstraint(np.hstack([lower_triangle, np.ones((n, 1))]), running, np.inf),
-        LinearConstraint(np.hstack([-lower_triangle, np.ones((n, 1))]), -running, np.inf),
+        LinearConstraint(np.hstack([running @ to_w, theta]), target, np.inf),
+        LinearConstraint(np.hstack([-running @ to_w, theta]), -target, np.inf),
+        LinearConstraint(np.hstack([to_d, np.zeros((n, 1))]), 0, allowed.astype(float)),
     ]
-    A, b = rules
-    if len(b):
-        rows.append(LinearConstraint(np.hstack([A, np.zeros((len(b), 1))]), -np.inf, b))
-    upper = np.append(allowed.astype(float), np.inf)
+    for matrix, bound, to in ((rules.amount, rules.amount_bound, to_w),
+                              (rules.days, rules.days_bound, to_d)):
+        if len(bound):
+            rows.append(LinearConstraint(np.hstack([matrix @ to, np.zeros((len(bound), 1))]),
+                                         -np.inf, bound))
     # HiGHS' presolve fails ("Solve error", status 4) on some of these running-sum MILPs; the
-    # problem is small enough (N binaries) to solve directly.
-    result = milp(cost, constraints=rows, integrality=np.append(np.ones(n), 0),
-                  bounds=Bounds(np.zeros(n + 1), upper), options={"presolve": False})
+    # problem is small enough (N x levels binaries) to solve directly.
+    result = milp(cost, constraints=rows, integrality=np.append(np.ones(n * m), 0),
+                  bounds=Bounds(np.zeros(n * m + 1), np.append(np.ones(n * m), np.inf)),
+                  options={"presolve": False})
     if not result.success:  # pragma: no cover - always feasible (w = 0)
         raise RuntimeError(f"rounding MILP failed: {result.message}")
-    return np.round(result.x[:n])
+    return to_w @ np.round(result.x[:-1])
 
 
 def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
@@ -52,23 +76,18 @@ def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
     return blocks
 
 
-def satisfies(rules: tuple[np.ndarray, np.ndarray], w: np.ndarray) -> bool:
-    A, b = rules
-    return bool(np.all(A @ w <= b + 1e-9))
-
-
 def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, allowed: np.ndarray,
-                 feasible: Callable[[np.ndarray], bool], max_shift: int = 3,
-                 max_passes: int = 50) -> tuple[np.ndarray, float, int]:
+                 feasible: Callable[[np.ndarray], bool], levels: tuple[float, ...] = (1.0,),
+                 max_shift: int = 3, max_passes: int = 50) -> tuple[np.ndarray, float, int]:
     """Best-improvement search among feasible profiles: move one dosing interval by up to
-    ``max_shift`` intervals, or add one where the rules still allow it (which lets a search
-    that started short of the budget, e.g. from no drug, fill it).
+    ``max_shift`` intervals, change its dose level, or add one where the rules still allow it
+    (which lets a search that started short of the budget, e.g. from no drug, fill it).
 
     Returns the best profile, its value and the number of evaluations."""
     cache: dict[bytes, float] = {}
 
     def value(w: np.ndarray) -> float:
-        key = w.astype(np.int8).tobytes()
+        key = np.round(w, 9).tobytes()
         if key not in cache:
             cache[key] = evaluate(w)
         return cache[key]
@@ -80,12 +99,18 @@ def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, all
             for j in range(max(0, i - max_shift), min(len(best), i + max_shift + 1)):
                 if allowed[j] and not best[j]:
                     w = best.copy()
-                    w[i], w[j] = 0.0, 1.0
+                    w[i], w[j] = 0.0, best[i]
+                    candidates.append(w)
+            for level in levels:
+                if level != best[i]:
+                    w = best.copy()
+                    w[i] = level
                     candidates.append(w)
         for j in np.flatnonzero(allowed & (best == 0)):
-            w = best.copy()
-            w[j] = 1.0
-            candidates.append(w)
+            for level in levels:
+                w = best.copy()
+                w[j] = level
+                candidates.append(w)
         candidates = [w for w in candidates if feasible(w)]
         scored = [(value(w), k) for k, w in enumerate(candidates)]
         if not scored or min(scored)[0] >= best_value - 1e-12:

@@ -61,6 +61,8 @@ def test_out_directory_holds_schedule_and_trajectories(default_run):
     (["--min-holiday", "0"], "minimum holiday must be a positive number"),
     (["--max-run", "five"], "--max-run 'five' is not understood"),
     (["--max-pulses", "0"], "maximum number of pulses must be a whole number >= 1"),
+    (["--dose-levels", "50"], "must lie in (0, 25] mg/kg"),
+    (["--dose-levels", "12.5,abc"], "dose levels '12.5,abc' are not understood"),
     (["--parameters", "/nonexistent.toml"], "does not exist"),
     (["simulate", "--schedule", "/nonexistent.json"], "does not exist"),
 ])

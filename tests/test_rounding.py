@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from optimiser.rounding import combinatorial_rounding, contiguous_blocks, shift_search
+from optimiser.rounding import LinearRules, combinatorial_rounding, contiguous_blocks, shift_search
 
 
 def _deviation(relaxed, w):
@@ -17,10 +17,24 @@ def test_rounding_matches_brute_force(seed):
     allowed = rng.uniform(size=9) > 0.2
     relaxed[~allowed] = 0.0
     max_on = int(np.floor(relaxed.sum()))
-    w = combinatorial_rounding(relaxed, allowed, (np.ones((1, 9)), np.array([max_on])))
+    budget = LinearRules(np.ones((1, 9)), np.array([max_on]), np.zeros((0, 9)), np.zeros(0))
+    w = combinatorial_rounding(relaxed, allowed, budget)
     assert w.sum() <= max_on and np.all(w[~allowed] == 0) and set(w) <= {0.0, 1.0}
     best = min(_deviation(relaxed, np.array(c)) for c in itertools.product((0.0, 1.0), repeat=9)
                if sum(c) <= max_on and all(a or not x for a, x in zip(allowed, c, strict=True)))
+    assert _deviation(relaxed, w) == pytest.approx(best, abs=1e-7)
+
+
+def test_rounding_with_dose_levels_matches_brute_force():
+    rng = np.random.default_rng(7)
+    relaxed = rng.uniform(0, 0.6, 7)
+    levels = (0.5, 1.0)
+    budget = LinearRules(np.ones((1, 7)), np.array([2.0]),  # at most 2 reference-dose days
+                         np.ones((1, 7)), np.array([4.0]))  # and at most 4 dosing days
+    w = combinatorial_rounding(relaxed, np.ones(7, dtype=bool), budget, levels)
+    assert budget.satisfied(w) and set(np.round(w, 9)) <= {0.0, 0.5, 1.0}
+    profiles = (np.array(c) for c in itertools.product((0.0, 0.5, 1.0), repeat=7))
+    best = min(_deviation(relaxed, c) for c in profiles if budget.satisfied(c))
     assert _deviation(relaxed, w) == pytest.approx(best, abs=1e-7)
 
 

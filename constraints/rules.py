@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import casadi as ca
 
 from constraints.base import Constraint
+from models.schedule import grid_steps
 
 
 class RuleError(ValueError):
@@ -20,11 +21,11 @@ class RuleError(ValueError):
 
 
 def _whole_intervals(days: float, grid_step: float, what: str) -> int:
-    steps = days / grid_step
-    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+    steps = grid_steps(days, grid_step)
+    if steps is None:
         raise RuleError(f"{what} of {days:g} d is not a whole number of grid steps of "
                         f"{grid_step:g} d; give a multiple of the grid step")
-    return round(steps)
+    return steps
 
 
 def _positive_days(days: float, what: str) -> None:

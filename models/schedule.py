@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,19 +215,30 @@ class Schedule:
         return cls.from_json(text, origin=str(path))
 
 
+def grid_steps(duration: float, step: float) -> int | None:
+    """How many grid steps ``duration`` spans, or None if it is not a whole number of them.
+
+    Every day-valued setting that must sit on the grid (horizon, treatment, block edges, rule
+    lengths) is tested here, each caller raising its own error."""
+    steps = duration / step
+    if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
+        return None
+    return round(steps)
+
+
 def _interval_count(horizon: float, grid_step: float) -> int:
     if not (grid_step > 0 and horizon > 0):
         raise ScheduleError("grid_step and horizon must be positive numbers of days")
-    n = horizon / grid_step
-    if abs(n - round(n)) > _GRID_TOLERANCE * max(1.0, n):
+    n = grid_steps(horizon, grid_step)
+    if n is None:
         raise ScheduleError(f"horizon {horizon:g} d is not a whole number of grid steps of "
                             f"{grid_step:g} d; change one of them")
-    return round(n)
+    return n
 
 
 def _grid_index(t: float, step: float, drug: str, what: str) -> int:
-    k = t / step
-    if not math.isclose(k, round(k), abs_tol=1e-9):
+    k = grid_steps(t, step)
+    if k is None:
         raise ScheduleError(f"drug {drug!r}: block {what} {t:g} d is not on the grid of "
                             f"{step:g} d; move it to a multiple of the grid step")
-    return round(k)
+    return k

@@ -11,6 +11,7 @@ from constraints.budget import AucBudget, DaysOnBudget
 from constraints.rules import MaxPulses, MaxRun, MinHoliday
 from models.parameters import ParameterSet
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
+from models.schedule import grid_steps
 from optimiser.problem import ControlProblem, ProblemError
 
 OBJECTIVE = "log10_total_cells"
@@ -33,8 +34,7 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
         raise ProblemError(f"treatment of {treatment_days:g} d must be positive and fit in the "
                            f"horizon of {horizon:g} d; lengthen --horizon or shorten "
                            "--treatment-days")
-    steps = treatment_days / grid_step
-    if abs(steps - round(steps)) > 1e-9 * max(1.0, steps):
+    if grid_steps(treatment_days, grid_step) is None:
         raise ProblemError(f"treatment of {treatment_days:g} d is not a whole number of grid steps "
                            f"of {grid_step:g} d; change --treatment-days or --grid")
     n = round(horizon / grid_step)

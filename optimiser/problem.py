@@ -13,7 +13,7 @@ import numpy as np
 from constraints.base import Constraint
 from models.model import Model
 from models.parameters import ParameterSet
-from models.schedule import Schedule
+from models.schedule import Schedule, grid_steps
 
 
 class ProblemError(ValueError):
@@ -43,8 +43,7 @@ class ControlProblem:
         if not (math.isfinite(self.grid_step) and 0 < self.grid_step <= self.horizon):
             raise ProblemError(f"grid step must be positive and at most the horizon, got "
                                f"{self.grid_step}")
-        n = self.horizon / self.grid_step
-        if abs(n - round(n)) > 1e-9 * n:
+        if grid_steps(self.horizon, self.grid_step) is None:
             raise ProblemError(f"horizon {self.horizon:g} d is not a whole number of grid steps "
                                f"of {self.grid_step:g} d; change --horizon or --grid")
         if not self.free:

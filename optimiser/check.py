@@ -10,12 +10,11 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-import numpy as np
-
 from constraints.base import ConstraintReport
 from models.schedule import Schedule
+from optimiser.outcome import cell_summary
 from optimiser.problem import ControlProblem
-from optimiser.simulate import Trajectory, simulate
+from optimiser.simulate import ATOL, RTOL, Trajectory, simulate
 
 OBJECTIVE_TOLERANCE = 1e-3  # in objective units (decades for a log10 objective)
 
@@ -35,7 +34,7 @@ class CheckReport:
         """The independent figures, for JSON output."""
         summary = {
             "passed": self.passed,
-            "integrator": "scipy Radau (rtol 1e-10, atol 1e-10)",
+            "integrator": f"scipy Radau (rtol {RTOL:g}, atol {ATOL:g})",
             "predicted_objective": self.predicted_objective,
             "resimulated_objective": self.resimulated_objective,
             "difference": self.difference,
@@ -44,11 +43,7 @@ class CheckReport:
             "problems": self.problems,
         }
         if self.trajectory is not None and "total_cells" in self.trajectory.model.output_names:
-            total = self.trajectory.output("total_cells")
-            k = int(np.argmin(total))
-            summary.update(
-                minimum_cells=float(total[k]), day_of_minimum=float(self.trajectory.times[k]),
-                final_cells=float(total[-1]), cure_probability=float(math.exp(-total[-1])))
+            summary.update(cell_summary(self.trajectory))
         return summary
 
 

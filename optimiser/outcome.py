@@ -18,22 +18,29 @@ def treatment_end(schedule: Schedule) -> float:
     return max(ends, default=0.0)
 
 
-def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:
+def cell_summary(trajectory: Trajectory) -> dict:
+    """Minimum, final burden and cure probability of a trajectory with a ``total_cells`` output."""
     total = trajectory.output("total_cells")
-    times = trajectory.times
     k = int(np.argmin(total))
-    end = treatment_end(schedule)
-    after = times >= end
     return {
         "initial_cells": float(total[0]),
         "minimum_cells": float(total[k]),
-        "day_of_minimum": float(times[k]),
+        "day_of_minimum": float(trajectory.times[k]),
         "final_cells": float(total[-1]),
         "log10_final_cells": float(np.log10(total[-1])),
         "eradicated": bool(total[k] < 1.0),
+        "cure_probability": float(math.exp(-total[-1])),
+    }
+
+
+def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:
+    total = trajectory.output("total_cells")
+    end = treatment_end(schedule)
+    after = trajectory.times >= end
+    return {
+        **cell_summary(trajectory),
         "treatment_end_day": end,
         "max_cells_after_treatment": float(total[after].max()),
         "detection_limit_cells": detection_limit,
         "no_regrowth": bool(total[after].max() < detection_limit),
-        "cure_probability": float(math.exp(-total[-1])),
     }

@@ -115,7 +115,10 @@ def timed(function, *args, **kwargs):
 
 
 def budget_used(problem: ControlProblem, free: np.ndarray) -> float:
-    return float(np.sum(free) * problem.grid_step)
+    """The days-on budget's own usage on the schedule (the checker's measurement)."""
+    budget = next(c for c in problem.constraints if c.name == BUDGET)
+    schedule = problem.schedule({problem.free_names[0]: np.asarray(free, dtype=float)})
+    return budget.check(schedule, problem.model).used
 
 
 def verdict(ok: bool) -> str:

@@ -34,7 +34,6 @@ class Result:
     lower_bound: float  # relaxed optimum on the same grid
     relaxed: Solution
     check: CheckReport
-    budget_used: dict[str, float]
     evaluations: int
     timings: dict[str, float]
     provenance: dict = field(default_factory=dict)
@@ -43,6 +42,11 @@ class Result:
     def gap(self) -> float:
         """Objective minus lower bound (>= 0 up to solver tolerance)."""
         return self.objective - self.lower_bound
+
+    @property
+    def budget_used(self) -> dict[str, float]:
+        """Each constraint's usage on the reported schedule, as the checker measured it."""
+        return {r.name: r.used for r in self.check.constraints}
 
     @property
     def relative_gap(self) -> float:
@@ -177,9 +181,8 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
         check.problems.insert(0, f"scoring solve did not converge: IPOPT {fixed.status}")
     timings["check_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
-    used = {r.name: r.used for r in check.constraints}
-    return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check, used,
-                  evaluations, timings, provenance)
+    return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check, evaluations,
+                  timings, provenance)
 
 
 def provenance_record(problem: ControlProblem, command: str = "") -> dict:

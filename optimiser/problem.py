@@ -114,7 +114,7 @@ class ControlProblem:
         """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
         return (self.model.structure_key, self.objective, tuple(self.free_names),
                 self.n_intervals, self.grid_step,
-                tuple(c.structure for c in self.constraints))
+                tuple(c.structure for c in self.linear_constraints))
 
     def with_limits(self, **limits: float) -> ControlProblem:
         """A copy with constraint limits replaced by constraint name (same structure)."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from functools import cached_property
 from types import SimpleNamespace
 
@@ -92,6 +92,14 @@ class Model:
             if not control.reference_dose > 0:
                 raise ModelError(f"control {control.name!r}: reference_dose must be positive")
         self._symbols  # noqa: B018 - evaluate now so a bad definition fails at declaration
+
+    def __getstate__(self) -> dict:
+        """Only the declaration is pickled (to worker processes); each process compiles its own
+        CasADi functions, which are never shared between processes or threads."""
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__dict__.update(state)
 
     # -- names ---------------------------------------------------------------------------------
     @property

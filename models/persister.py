@@ -12,6 +12,13 @@ Mechanisms (science brief; Wang et al., Nat Commun 2020, doi:10.1038/s41467-020-
   remains (state switching is bidirectional), which also bounds the ratio of the compartments;
 * persisters seed resistant cells ``R`` at a low rate; ``R`` grows whatever the drugs.
 
+With ``glucose=True`` two states follow blood glucose and insulin (relative to basal), after the
+structure of Bergman's minimal model (Bergman et al., Am J Physiol 1979,
+doi:10.1152/ajpendo.1979.236.6.E667): glucose is produced at its basal rate and cleared partly
+independently of insulin and partly by insulin action; insulin secretion follows glucose. The
+IGF-1R inhibitor also inhibits the insulin receptor (cross-inhibition), which lowers insulin action
+and raises glucose: the toxicity behind the exposure budget (science brief, point 6).
+
 Drug exposure per drug is an effect compartment ``C`` (relative to the steady state of the
 reference daily dose) with an Emax effect.
 """
@@ -54,6 +61,14 @@ PARAMETERS = (
     Parameter("AUC_igf_day", "micromolar * hour",
               "plasma AUC of one reference daily dose of the IGF-1R inhibitor (for AUC budgets)"),
 )
+GLUCOSE_PARAMETERS = (
+    Parameter("G_b", "mg/dL", "basal (fasting) blood glucose"),
+    Parameter("S_G", "1/day", "glucose effectiveness at basal insulin (total clearance)"),
+    Parameter("phi_I", "1", "fraction of basal glucose clearance that works through insulin"),
+    Parameter("n_I", "1/day", "rate at which insulin follows glucose (secretion and clearance)"),
+    Parameter("IC50_IR", "1", "IGF-1R inhibitor exposure for half insulin-receptor inhibition "
+                              "(rel. to reference dose)"),
+)
 
 
 def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
@@ -77,9 +92,22 @@ def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
     }
 
 
+def _glucose_rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
+    """Glucose ``Glc`` and insulin ``Ins``, both relative to basal (so 1 at rest)."""
+    receptor_inhibition = x.C_igf / (p.IC50_IR + x.C_igf)
+    insulin_action = p.phi_I * (1 - receptor_inhibition) * x.Ins
+    return {**_rhs(x, u, p),
+            "Glc": p.S_G * (1 - (1 - p.phi_I + insulin_action) * x.Glc),
+            "Ins": p.n_I * (x.Glc - x.Ins)}
+
+
 def _initial(p: SimpleNamespace) -> dict:
     return {"S": p.N0 * (1 - p.f_P0), "P": p.N0 * p.f_P0, "R": p.R0,
             "F": 0, "G": 0, "C_osi": 0, "C_igf": 0}
+
+
+def _glucose_initial(p: SimpleNamespace) -> dict:
+    return {**_initial(p), "Glc": 1, "Ins": 1}
 
 
 def _outputs(x: SimpleNamespace, p: SimpleNamespace) -> dict:
@@ -87,11 +115,23 @@ def _outputs(x: SimpleNamespace, p: SimpleNamespace) -> dict:
     return {"total_cells": total, "log10_total_cells": ca.log10(total)}
 
 
-def persister_model() -> Model:
-    """The built-in model; reference doses follow the xenograft protocols (see parameter file)."""
+def _glucose_outputs(x: SimpleNamespace, p: SimpleNamespace) -> dict:
+    return {**_outputs(x, p), "glucose": p.G_b * x.Glc}
+
+
+def persister_model(glucose: bool = False) -> Model:
+    """The built-in model; reference doses follow the xenograft protocols (see parameter file).
+    ``glucose`` adds the glucose-insulin states and the ``glucose`` output (mg/dL), needed for a
+    glucose limit and left out otherwise (two stiff states the tumour does not depend on)."""
+    glucose_states = (
+        State("Glc", "1", description="blood glucose rel. to basal"),
+        State("Ins", "1", description="insulin rel. to basal"),
+    ) if glucose else ()
     return Model(
-        name="persister",
-        description="Sensitive/persister/resistant cells with FOXA1 -> IGF-1R induction",
+        name="persister+glucose" if glucose else "persister",
+        description="Sensitive/persister/resistant cells with FOXA1 -> IGF-1R induction"
+                    + (", with insulin-receptor cross-inhibition raising glucose" if glucose
+                       else ""),
         states=(
             State("S", "cell", log=True, description="osimertinib-sensitive cells"),
             State("P", "cell", log=True, description="drug-tolerant persisters"),
@@ -100,6 +140,7 @@ def persister_model() -> Model:
             State("G", "1", description="IGF-1R level in persisters (0..1)"),
             State("C_osi", "1", description="osimertinib exposure rel. to reference dose"),
             State("C_igf", "1", description="IGF-1R inhibitor exposure rel. to reference dose"),
+            *glucose_states,
         ),
         controls=(
             Control(OSIMERTINIB, 0.0, 1.0, dose_unit="mg/kg", reference_dose=5.0,
@@ -107,10 +148,10 @@ def persister_model() -> Model:
             Control(IGF1R_INHIBITOR, 0.0, 1.0, dose_unit="mg/kg", reference_dose=25.0,
                     description="IGF-1R inhibitor (linsitinib), oral, once daily"),
         ),
-        parameters=PARAMETERS,
-        rhs=_rhs,
-        initial=_initial,
-        outputs=_outputs,
+        parameters=PARAMETERS + (GLUCOSE_PARAMETERS if glucose else ()),
+        rhs=_glucose_rhs if glucose else _rhs,
+        initial=_glucose_initial if glucose else _initial,
+        outputs=_glucose_outputs if glucose else _outputs,
     )
 
 

@@ -54,6 +54,7 @@ def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_object
     resimulated = trajectory.final_output(problem.objective)
     difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]
+    reports += [limit.report(trajectory.output(limit.output)) for limit in problem.path_limits]
     problems = [f"constraint violated: {r.describe()}" for r in reports if not r.passed]
     if not (math.isfinite(resimulated) and difference <= tolerance):
         problems.append(f"re-simulated objective {resimulated:.6g} differs from the optimiser's "

@@ -24,6 +24,7 @@ from constraints.budget import (
     parse_budget,
     parse_days,
 )
+from constraints.path import PathLimitError, parse_glucose
 from constraints.rules import RuleError
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
@@ -31,7 +32,8 @@ from models.persister import IGF1R_INHIBITOR, default_parameters, persister_mode
 from models.schedule import Schedule, ScheduleError
 from optimiser.problem import ProblemError
 
-USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError)
+USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
+               PathLimitError)
 DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
@@ -125,6 +127,9 @@ def main(
     dose_levels: Annotated[str | None, typer.Option(
         help="allowed IGF-1R inhibitor daily doses in mg/kg, e.g. 6.25,12.5,25 "
              "(default: 25 only, i.e. on/off)")] = None,
+    max_glucose: Annotated[str | None, typer.Option(
+        help="highest blood glucose at any time, e.g. 180 (mg/dL) or 10mmol/L; adds the "
+             "glucose-insulin model")] = None,
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -133,13 +138,13 @@ def main(
     if ctx.invoked_subcommand is not None:
         return
     _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
-                            max_pulses, dose_levels, parameters, as_json, out)
+                            max_pulses, dose_levels, max_glucose, parameters, as_json, out)
 
 
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
                   max_run: str | None, min_holiday: str | None, max_pulses: int | None,
-                  dose_levels: str | None, parameters: Path | None, as_json: bool,
-                  out: Path | None) -> None:
+                  dose_levels: str | None, max_glucose: str | None, parameters: Path | None,
+                  as_json: bool, out: Path | None) -> None:
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
@@ -150,7 +155,8 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
     rules = {"max_run": parse_days(max_run, "--max-run") if max_run is not None else None,
              "min_holiday": (parse_days(min_holiday, "--min-holiday")
                              if min_holiday is not None else None),
-             "max_pulses": max_pulses}
+             "max_pulses": max_pulses,
+             "max_glucose": parse_glucose(max_glucose) if max_glucose is not None else None}
     problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
                                 parameters=_parameters(parameters), **limits, **rules)
     levels = _dose_levels(dose_levels, problem.model.control(IGF1R_INHIBITOR))
@@ -181,6 +187,9 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         print(json.dumps(report, indent=2))
     else:
         _print_optimise_table(report)
+    if not report["igf1r_days"]:
+        stderr.print("warning: no IGF-1R inhibitor day fits the rules and limits; relax them "
+                     "(e.g. a higher --max-glucose, or lower --dose-levels)", markup=False)
     if not result.ok:
         for problem_text in result.check.problems:
             stderr.print(f"check failed: {problem_text}", markup=False)
@@ -229,7 +238,7 @@ def _print_optimise_table(report: dict) -> None:
                                          f"{budget['unit']}")
     for rule in check["constraints"][1:]:
         verdict = "ok" if rule["passed"] else "VIOLATED"
-        figure = "" if rule["unit"] == "1" else f"{rule['used']:g} {rule['unit']}, "
+        figure = "" if rule["unit"] == "1" else f"{rule['used']:.4g} {rule['unit']}, "
         table.add_row(rule["name"], figure + verdict)
     verdict = "passed" if check["passed"] else "FAILED"
     table.add_row("independent check", f"{verdict}: scipy Radau log10 residual "

@@ -100,9 +100,13 @@ class CollocationSolver:
         residual, x_end = self._interval.map(N)(X[:, :N], W, U, ca.repmat(p, 1, N))
         rows = {name: U[i, :] for i, name in enumerate(model.control_names)}
         usages = [c.usage(rows, problem.grid_step) for c in problem.linear_constraints]
+        # Path limits hold at every collocation point (the last one of each step is its end).
+        self._path_outputs = [model.output_function(limit.output).map(W.shape[1])
+                              for limit in problem.path_limits]
+        paths = [ca.vec(output(W, ca.repmat(p, 1, W.shape[1]))) for output in self._path_outputs]
         g = ca.vertcat(X[:, 0] - model.x0_internal(p), ca.vec(residual),
-                       ca.vec(X[:, 1:] - x_end), *usages)
-        self._usage_rows = [u.numel() for u in usages]
+                       ca.vec(X[:, 1:] - x_end), *usages, *paths)
+        self._usage_rows = [u.numel() for u in usages] + [path.numel() for path in paths]
         self.n_equalities = g.numel() - sum(self._usage_rows)
         objective = model.output_function(problem.objective)(X[:, N], p)
         # A tiny exposure penalty makes the optimum unique where extra drug no longer helps
@@ -191,10 +195,21 @@ class CollocationSolver:
         X = np.hstack([x0[:, None], np.asarray(X)])
         return X, np.asarray(W).reshape(self.nx, -1, order="F")
 
-    def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:
-        X, _ = self.simulate(problem, free)
+    def screen(self, problem: ControlProblem, free: np.ndarray) -> tuple[float, float]:
+        """Objective of ``free`` by simulation, and by how much (relative to its limit) it breaks
+        the worst path limit at the collocation points the NLP constrains (<= 0: kept)."""
+        X, W = self.simulate(problem, free)
         p = problem.parameter_vector
-        return float(problem.model.output_function(problem.objective)(X[:, -1], p))
+        excess = -np.inf
+        for limit, output in zip(problem.path_limits, self._path_outputs, strict=True):
+            peak = float(np.max(output(W, np.tile(p[:, None], W.shape[1]))))
+            excess = max(excess, peak / limit.limit - 1 - limit.relative_tolerance)
+        return float(problem.model.output_function(problem.objective)(X[:, -1], p)), excess
+
+    def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:
+        """The objective of ``free`` by simulation, or +inf where a path limit is broken."""
+        objective, excess = self.screen(problem, free)
+        return objective if excess <= 0 else np.inf
 
     def free_bounds(self, problem: ControlProblem) -> tuple[np.ndarray, np.ndarray]:
         lower = np.zeros((self.n_free, self.N))
@@ -206,21 +221,26 @@ class CollocationSolver:
         return lower, upper
 
     def solve(self, problem: ControlProblem, initial_free: np.ndarray | None = None,
-              warm_start: Solution | None = None, fix_free: np.ndarray | None = None) -> Solution:
-        """Relaxed solve (or, with ``fix_free``, the states for fixed free controls)."""
+              warm_start: Solution | None = None, fix_free: np.ndarray | None = None,
+              cap_free: np.ndarray | None = None) -> Solution:
+        """Relaxed solve; with ``cap_free`` (n_free x N) the free controls stay below it (a
+        restricted relaxation, e.g. to chosen pulses); with ``fix_free`` they are fixed and the
+        solve returns the states and objective of that profile."""
         self._check_structure(problem)
         started = time.perf_counter()
         p = problem.parameter_vector
         lower, upper = self.free_bounds(problem)
+        if cap_free is not None:
+            upper = np.minimum(upper, cap_free)
+            lower = np.minimum(lower, upper)
         if fix_free is not None:
             lower = upper = np.asarray(fix_free, dtype=float)
         nX, nW, _ = self._sizes
         inf = np.full(nX + nW, np.inf)
         lbx = np.concatenate([-inf, lower.ravel(order="F")])
         ubx = np.concatenate([inf, upper.ravel(order="F")])
-        limits = [np.full(rows, c.limit) for c, rows in zip(problem.linear_constraints,
-                                                             self._usage_rows,
-                                                             strict=True)]
+        limits = [np.full(rows, c.limit) for c, rows in zip(
+            [*problem.linear_constraints, *problem.path_limits], self._usage_rows, strict=True)]
         ubg = np.concatenate([np.zeros(self.n_equalities), *limits])
         lbg = np.concatenate([np.zeros(self.n_equalities), np.full(sum(self._usage_rows), -np.inf)])
         arguments = {"lbx": lbx, "ubx": ubx, "lbg": lbg, "ubg": ubg,

@@ -8,6 +8,7 @@ import math
 import numpy as np
 
 from constraints.budget import AucBudget, DaysOnBudget
+from constraints.path import max_glucose as glucose_limit
 from constraints.rules import MaxPulses, MaxRun, MinHoliday
 from models.parameters import ParameterSet
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
@@ -22,8 +23,10 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       parameters: ParameterSet | None = None, max_run: float | None = None,
                       min_holiday: float | None = None,
                       auc_budget: float | None = None,
-                      max_pulses: int | None = None) -> ControlProblem:
-    """``auc_budget`` (micromolar * hour) replaces the days-on budget when given."""
+                      max_pulses: int | None = None,
+                      max_glucose: float | None = None) -> ControlProblem:
+    """``auc_budget`` (micromolar * hour) replaces the days-on budget when given;
+    ``max_glucose`` (mg/dL) brings in the glucose-insulin states and limits glucose."""
     for name, value in (("horizon", horizon), ("grid step", grid_step),
                         ("treatment", treatment_days), ("budget", budget_days)):
         if not math.isfinite(value):
@@ -41,7 +44,7 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
     starts = np.arange(n) * grid_step
     osimertinib = (starts + grid_step <= treatment_days + 1e-9).astype(float)
     parameters = parameters or default_parameters()
-    model = persister_model()
+    model = persister_model(glucose=max_glucose is not None)
     if auc_budget is None:
         budget = DaysOnBudget(IGF1R_INHIBITOR, budget_days)
     else:
@@ -62,4 +65,5 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                        if max_pulses is not None else [])],
         horizon=horizon,
         grid_step=grid_step,
+        path_limits=[glucose_limit(max_glucose)] if max_glucose is not None else [],
     )

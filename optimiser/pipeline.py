@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING
 
 import casadi as ca
 import numpy as np
@@ -23,6 +24,9 @@ from optimiser.rounding import (
     shift_search,
 )
 
+if TYPE_CHECKING:
+    from optimiser.search import SearchSettings, StudyOutcome
+
 Progress = Callable[[str], None]
 _SOLVERS: dict[tuple, CollocationSolver] = {}
 
@@ -37,6 +41,7 @@ class Result:
     evaluations: int
     timings: dict[str, float]
     provenance: dict = field(default_factory=dict)
+    study: StudyOutcome | None = None
 
     @property
     def gap(self) -> float:
@@ -54,7 +59,8 @@ class Result:
 
     @property
     def ok(self) -> bool:
-        return self.relaxed.success and self.check.passed and math.isfinite(self.gap)
+        return (self.relaxed.success and self.check.passed and math.isfinite(self.gap)
+                and (self.study is None or self.study.complete))
 
 
 def solver_for(problem: ControlProblem) -> CollocationSolver:
@@ -89,23 +95,21 @@ def linear_rules(problem: ControlProblem, drug: str) -> LinearRules:
     return LinearRules(*stacked(*parts[False]), *stacked(*parts[True]))
 
 
-def _feasibility(problem: ControlProblem, drug: str,
-                 rules: LinearRules) -> Callable[[np.ndarray], bool]:
-    """Whether a dose profile of ``drug`` keeps every rule: the linear rows, and the
-    non-linear rules evaluated as the checker does."""
+def rule_excess(problem: ControlProblem, drug: str,
+                rules: LinearRules) -> Callable[[np.ndarray], float]:
+    """By how much a dose profile of ``drug`` breaks its rules (<= 0: kept): the linear rows,
+    and the non-linear rules evaluated as the checker does."""
     others = [c for c in problem.constraints if not c.linear and c.drugs == (drug,)]
 
-    def feasible(w: np.ndarray) -> bool:
-        if not rules.satisfied(w):
-            return False
+    def excess(w: np.ndarray) -> float:
         row = {drug: ca.DM((w > 0).astype(float)).T}  # non-linear rules count dosing days
-        return all(float(ca.mmax(c.usage(row, problem.grid_step))) <= c.limit + 1e-9
-                   for c in others)
+        return max([rules.excess(w), *(float(ca.mmax(c.usage(row, problem.grid_step))) - c.limit
+                                       for c in others)])
 
-    return feasible
+    return excess
 
 
-def _max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float) -> int:
+def max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float) -> int:
     """Most dosing intervals at ``level`` any budget allows: amount rows that charge every
     allowed interval the same (days-on and AUC budgets)."""
     allowed = problem.window_mask(drug)
@@ -118,9 +122,12 @@ def _max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float
 
 
 def optimise(problem: ControlProblem, progress: Progress | None = None,
-             command: str = "", dose_levels: tuple[float, ...] = (1.0,)) -> Result:
+             command: str = "", dose_levels: tuple[float, ...] = (1.0,),
+             search: SearchSettings | None = None) -> Result:
     """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
-    one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked."""
+    one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked.
+    With ``search``, an Optuna study (seeded with that schedule and the rounded relaxed optimum)
+    looks further and its best schedule is taken where it is better."""
     levels = tuple(sorted(set(dose_levels)))
     for name in problem.free_names:
         control = problem.model.control(name)
@@ -146,8 +153,12 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     for drug in problem.free_names:
         allowed = problem.window_mask(drug)
         rules = linear_rules(problem, drug)
-        max_on = _max_on(problem, drug, rules, max(levels))
-        feasible = _feasibility(problem, drug, rules)
+        longest = max_on(problem, drug, rules, max(levels))
+        excess = rule_excess(problem, drug, rules)
+
+        def feasible(w: np.ndarray, excess: Callable = excess) -> bool:
+            return excess(w) <= 1e-9
+
         others = {name: values for name, values in relaxed.free.items() if name != drug}
 
         def evaluate(w: np.ndarray, drug: str = drug, others: dict = others) -> float:
@@ -156,13 +167,28 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
             return solver.objective_of(problem, free)
 
         seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules, levels)]
-        seeds += [max(levels) * w for w in contiguous_blocks(allowed, max_on)]
-        seeds = [w for w in seeds if feasible(w)] or [np.zeros(problem.n_intervals)]
-        start = min(seeds, key=evaluate)
-        best, _, count = shift_search(evaluate, start, allowed, feasible, levels)
+        seeds += [max(levels) * w for w in contiguous_blocks(allowed, longest)]
+        # A seed that breaks a rule or a path limit (value +inf) is dropped; no drug at all
+        # keeps every rule and, in the built-in model, every toxicity limit.
+        values = [(evaluate(w), k) for k, w in enumerate(seeds) if feasible(w)]
+        finite = [(value, k) for value, k in values if np.isfinite(value)]
+        start = seeds[min(finite)[1]] if finite else np.zeros(problem.n_intervals)
+        best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
         integer[drug] = best
         evaluations += count + len(seeds)
     timings["search_s"] = time.perf_counter() - t0
+
+    study = None
+    if search is not None:
+        from optimiser.search import run_study
+
+        say("running the discrete search (Optuna)")
+        study = run_study(problem, search, levels, seeds=(best, seeds[0]), progress=say)
+        found = study.best
+        if found is not None and found.values[0] < best_value - 1e-9:
+            integer[drug] = np.asarray(found.user_attrs["result"]["doses"])
+        evaluations += study.run_now
+        timings["study_s"] = study.seconds
 
     free = np.array([integer[name] for name in problem.free_names])
     say("scoring the schedule in the NLP discretisation")
@@ -182,7 +208,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     timings["check_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check, evaluations,
-                  timings, provenance)
+                  timings, provenance, study)
 
 
 def provenance_record(problem: ControlProblem, command: str = "") -> dict:

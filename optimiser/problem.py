@@ -11,6 +11,7 @@ from functools import cached_property
 import numpy as np
 
 from constraints.base import Constraint
+from constraints.path import OutputLimit
 from models.model import Model
 from models.parameters import ParameterSet
 from models.schedule import Schedule, grid_steps
@@ -26,6 +27,7 @@ class ControlProblem:
 
     ``free`` maps a control to the window ``(start, stop)`` in days in which it may be non-zero;
     ``fixed`` maps controls to dose fractions per grid interval. Controls in neither are zero.
+    ``path_limits`` bound model outputs (glucose, say) at every time.
     """
 
     model: Model
@@ -36,6 +38,7 @@ class ControlProblem:
     constraints: Sequence[Constraint] = ()
     horizon: float = 100.0
     grid_step: float = 1.0
+    path_limits: Sequence[OutputLimit] = ()
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon) and self.horizon > 0):
@@ -61,7 +64,7 @@ class ControlProblem:
             if np.shape(values) != (self.n_intervals,):
                 raise ProblemError(f"fixed control {name!r} needs {self.n_intervals} values, got "
                                    f"{np.shape(values)}")
-        for constraint in self.constraints:
+        for constraint in (*self.constraints, *self.path_limits):
             constraint.validate(self.model)
         self.parameter_vector  # noqa: B018 - fail early on a bad parameter set
 
@@ -114,10 +117,12 @@ class ControlProblem:
         """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
         return (self.model.structure_key, self.objective, tuple(self.free_names),
                 self.n_intervals, self.grid_step,
-                tuple(c.structure for c in self.linear_constraints))
+                tuple(c.structure for c in self.linear_constraints),
+                tuple(limit.output for limit in self.path_limits))
 
     def with_limits(self, **limits: float) -> ControlProblem:
-        """A copy with constraint limits replaced by constraint name (same structure)."""
-        constraints = [replace(c, limit=limits[c.name]) if c.name in limits else c
-                       for c in self.constraints]
-        return replace(self, constraints=constraints)
+        """A copy with constraint and path limits replaced by name (same structure)."""
+        def updated(items):
+            return [replace(c, limit=limits[c.name]) if c.name in limits else c for c in items]
+        return replace(self, constraints=updated(self.constraints),
+                       path_limits=updated(self.path_limits))

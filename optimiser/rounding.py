@@ -8,11 +8,14 @@ of the budget's length, then seed a local search that shifts single dosing days.
 
 from __future__ import annotations
 
+import functools
+import os
+import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import csc_matrix
 
 
 @dataclass(frozen=True)
@@ -25,44 +28,106 @@ class LinearRules:
     days: np.ndarray
     days_bound: np.ndarray
 
+    def excess(self, w: np.ndarray) -> float:
+        """The largest amount by which ``w`` exceeds a row's bound (<= 0: every rule kept)."""
+        rows = np.concatenate([self.amount @ w - self.amount_bound,
+                               self.days @ (w > 0) - self.days_bound])
+        return float(rows.max()) if rows.size else -np.inf
+
     def satisfied(self, w: np.ndarray) -> bool:
-        return bool(np.all(self.amount @ w <= self.amount_bound + 1e-9)
-                    and np.all(self.days @ (w > 0) <= self.days_bound + 1e-9))
+        return self.excess(w) <= 1e-9
+
+
+@functools.cache
+def _highs():
+    """One silent HiGHS instance per process. HiGHS prints a banner on C-level stdout when the
+    first instance is made, which would corrupt ``--json`` output, so stdout is closed then."""
+    import highspy
+
+    sys.stdout.flush()
+    saved = os.dup(1)
+    try:
+        with open(os.devnull, "w") as null:
+            os.dup2(null.fileno(), 1)
+            highs = highspy.Highs()
+    finally:
+        os.dup2(saved, 1)
+        os.close(saved)
+    highs.setOptionValue("output_flag", False)
+    return highs
+
+
+def solve_milp(cost: np.ndarray, rows: np.ndarray, row_lower: np.ndarray, row_upper: np.ndarray,
+               lower: np.ndarray, upper: np.ndarray, integer: np.ndarray) -> np.ndarray:
+    """``min cost @ x`` s.t. ``row_lower <= rows @ x <= row_upper``, ``lower <= x <= upper``,
+    ``x[integer]`` integral, with HiGHS (highspy). SciPy 1.17's bundled HiGHS stopped with
+    "Solve error" on 23 of 3000 random rounding MILPs that highspy 1.16 solves."""
+    import highspy
+
+    infinity = highspy.kHighsInf
+    matrix = csc_matrix(rows)
+    lp = highspy.HighsLp()
+    lp.num_col_, lp.num_row_ = len(cost), rows.shape[0]
+    lp.col_cost_ = np.asarray(cost, dtype=float)
+    lp.col_lower_, lp.col_upper_ = (np.clip(np.asarray(b, dtype=float), -infinity, infinity)
+                                    for b in (lower, upper))
+    lp.row_lower_, lp.row_upper_ = (np.clip(np.asarray(b, dtype=float), -infinity, infinity)
+                                    for b in (row_lower, row_upper))
+    lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
+    lp.a_matrix_.start_, lp.a_matrix_.index_ = matrix.indptr, matrix.indices
+    lp.a_matrix_.value_ = matrix.data
+    lp.integrality_ = [highspy.HighsVarType.kInteger if flag else highspy.HighsVarType.kContinuous
+                       for flag in integer]
+    highs = _highs()
+    highs.clearModel()
+    highs.passModel(lp)
+    highs.run()
+    status = highs.getModelStatus()
+    if status != highspy.HighsModelStatus.kOptimal:
+        raise RuntimeError(f"MILP not solved: HiGHS {highs.modelStatusToString(status)}")
+    return np.asarray(highs.getSolution().col_value)
 
 
 def combinatorial_rounding(relaxed: np.ndarray, allowed: np.ndarray, rules: LinearRules,
                            levels: tuple[float, ...] = (1.0,)) -> np.ndarray:
     """Profile w with one of ``levels`` (or 0) on each allowed interval, keeping ``rules``,
-    minimising max_k |sum_{j<=k} (relaxed_j - w_j)|.
+    minimising max_k |sum_{j<=k} (relaxed_j - w_j)|. ``allowed`` is a mask, or the highest
+    dose fraction per interval (levels above it are excluded there).
 
-    Variables: binaries z[t, l] (interval t at level l), then theta; w = z @ levels."""
-    n, m = len(relaxed), len(levels)
+    Variables: binaries z[t, l] for the permitted (interval, level) pairs, the running sums
+    s[t] of w = z @ levels, and theta."""
+    n = len(relaxed)
     level = np.asarray(levels, dtype=float)
-    to_w = np.kron(np.eye(n), level[None, :])  # w = to_w @ z
-    to_d = np.kron(np.eye(n), np.ones((1, m)))  # d = to_d @ z
-    cost = np.zeros(n * m + 1)
-    cost[-1] = 1.0
-    running = np.tril(np.ones((n, n)))
-    target = running @ relaxed
-    theta = np.ones((n, 1))
-    rows = [
-        LinearConstraint(np.hstack([running @ to_w, theta]), target, np.inf),
-        LinearConstraint(np.hstack([-running @ to_w, theta]), -target, np.inf),
-        LinearConstraint(np.hstack([to_d, np.zeros((n, 1))]), 0, allowed.astype(float)),
+    caps = np.where(allowed, np.inf, 0.0) if allowed.dtype == bool else allowed
+    permitted = np.flatnonzero((level[None, :] <= caps[:, None] + 1e-12).ravel())
+    if permitted.size == 0:
+        return np.zeros(n)
+    k = permitted.size
+    to_w = np.kron(np.eye(n), level[None, :])[:, permitted]  # w = to_w @ z
+    to_d = np.kron(np.eye(n), np.ones((1, len(level))))[:, permitted]  # d = to_d @ z
+    differences = np.eye(n) - np.eye(n, k=-1)  # s[t] - s[t-1]
+    target = np.cumsum(relaxed)
+    eye, ones, zeros, none = np.eye(n), np.ones((n, 1)), np.zeros((n, 1)), np.zeros((n, k))
+    blocks = [  # (rows, lower, upper)
+        (np.hstack([-to_w, differences, zeros]), 0.0, 0.0),  # s = running sum of w
+        (np.hstack([none, eye, ones]), target, np.inf),  # theta >= s - target ...
+        (np.hstack([none, -eye, ones]), -target, np.inf),  # ... and >= target - s
+        (np.hstack([to_d, np.zeros((n, n + 1))]), 0.0, 1.0),  # one level at most
     ]
     for matrix, bound, to in ((rules.amount, rules.amount_bound, to_w),
                               (rules.days, rules.days_bound, to_d)):
         if len(bound):
-            rows.append(LinearConstraint(np.hstack([matrix @ to, np.zeros((len(bound), 1))]),
-                                         -np.inf, bound))
-    # HiGHS' presolve fails ("Solve error", status 4) on some of these running-sum MILPs; the
-    # problem is small enough (N x levels binaries) to solve directly.
-    result = milp(cost, constraints=rows, integrality=np.append(np.ones(n * m), 0),
-                  bounds=Bounds(np.zeros(n * m + 1), np.append(np.ones(n * m), np.inf)),
-                  options={"presolve": False})
-    if not result.success:  # pragma: no cover - always feasible (w = 0)
-        raise RuntimeError(f"rounding MILP failed: {result.message}")
-    return to_w @ np.round(result.x[:-1])
+            blocks.append((np.hstack([matrix @ to, np.zeros((len(bound), n + 1))]), -np.inf,
+                           bound))
+    rows = np.vstack([b[0] for b in blocks])
+    row_lower = np.concatenate([np.broadcast_to(b[1], len(b[0])) for b in blocks])
+    row_upper = np.concatenate([np.broadcast_to(b[2], len(b[0])) for b in blocks])
+    largest = np.abs(relaxed).sum() + n * level.max()
+    x = solve_milp(np.append(np.zeros(k + n), 1.0), rows, row_lower, row_upper,
+                   lower=np.concatenate([np.zeros(k), np.full(n, -largest), [0.0]]),
+                   upper=np.concatenate([np.ones(k), np.full(n, largest), [largest]]),
+                   integer=np.append(np.ones(k, dtype=bool), np.zeros(n + 1, dtype=bool)))
+    return to_w @ np.round(x[:k])
 
 
 def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:

@@ -53,3 +53,22 @@ def test_shift_search_finds_the_best_single_day():
     best, value, _ = shift_search(lambda w: abs(np.argmax(w) - 7.0), start, allowed, one_day,
                                   max_shift=3)
     assert np.argmax(best) == 7 and value == 0.0
+
+
+def test_rounding_solves_random_instances_within_their_rules():
+    """Regression: the MILP once failed ("Solve error") on a few such instances."""
+    rng = np.random.default_rng(1)
+    for _ in range(300):
+        n = int(rng.integers(5, 60))
+        levels = tuple(sorted(rng.choice([0.25, 0.5, 1.0], size=int(rng.integers(1, 4)),
+                                         replace=False)))
+        caps = np.where(rng.uniform(size=n) < 0.6, rng.choice([0.25, 0.5, 1.0], size=n), 0.0)
+        relaxed = rng.uniform(0, 1, n) * caps
+        window = int(rng.integers(2, 6))
+        runs = np.array([[t <= j < t + window for j in range(n)] for t in range(n - window + 1)],
+                        dtype=float)
+        rules = LinearRules(np.ones((1, n)), np.array([rng.uniform(0, relaxed.sum() + 1)]),
+                            runs, np.full(len(runs), window - 1.0))
+        w = combinatorial_rounding(relaxed, caps, rules, levels)
+        assert rules.satisfied(w)
+        assert np.all(w <= caps + 1e-12) and set(np.round(w, 9)) <= {0.0, *levels}

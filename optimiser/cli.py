@@ -31,9 +31,10 @@ from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
 from optimiser.problem import ProblemError
+from optimiser.search import SearchError
 
 USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
-               PathLimitError)
+               PathLimitError, SearchError)
 DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
@@ -130,6 +131,30 @@ def main(
     max_glucose: Annotated[str | None, typer.Option(
         help="highest blood glucose at any time, e.g. 180 (mg/dL) or 10mmol/L; adds the "
              "glucose-insulin model")] = None,
+    trials: Annotated[int | None, typer.Option(
+        help="run an Optuna study until it holds this many completed trials (default 40 when "
+             "--study, --storage, --workers or --pareto is given; otherwise no study)")] = None,
+    study: Annotated[str | None, typer.Option(
+        help="study name; the same command again resumes it (default: named after the "
+             "problem)")] = None,
+    storage: Annotated[str | None, typer.Option(
+        help="Optuna storage URL, e.g. postgresql+psycopg://user:pass@host/db (default: "
+             "SQLite file in --runs-dir)", show_default=False)] = None,
+    runs_dir: Annotated[Path, typer.Option(help="directory of the default study file")] = Path(
+        "runs"),
+    workers: Annotated[int, typer.Option(help="worker processes on the study")] = 1,
+    pareto: Annotated[bool, typer.Option(
+        "--pareto", help="find the front of residual tumour against IGF-1R inhibitor "
+                         "exposure and write it as CSV")] = False,
+    search_mode: Annotated[str, typer.Option(
+        help="coupled (CasADi inside each trial), simulation or random (baselines)")
+    ] = "coupled",
+    seed: Annotated[int, typer.Option(help="sampler seed (worker k adds 1000 k)")] = 0,
+    heartbeat: Annotated[int, typer.Option(
+        help="seconds between a running trial's heartbeats")] = 10,
+    grace: Annotated[int, typer.Option(
+        help="seconds without a heartbeat after which a trial counts as crashed and is "
+             "retried")] = 30,
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
@@ -137,14 +162,29 @@ def main(
     """Without a sub-command: optimise the IGF-1R inhibitor schedule under the budget."""
     if ctx.invoked_subcommand is not None:
         return
+    search = {"trials": trials, "study": study, "storage": storage, "runs_dir": runs_dir,
+              "workers": workers, "pareto": pareto, "mode": search_mode, "seed": seed,
+              "heartbeat_s": heartbeat, "grace_s": grace}
     _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
-                            max_pulses, dose_levels, max_glucose, parameters, as_json, out)
+                            max_pulses, dose_levels, max_glucose, search, parameters, as_json,
+                            out)
+
+
+def _search_settings(options: dict):
+    """The study settings, or None when no study was asked for."""
+    from optimiser.search import SearchSettings
+
+    asked = (options["trials"] is not None or options["study"] or options["storage"]
+             or options["workers"] != 1 or options["pareto"] or options["mode"] != "coupled")
+    if not asked:
+        return None
+    return SearchSettings(**{**options, "trials": options["trials"] or 40})
 
 
 def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
                   max_run: str | None, min_holiday: str | None, max_pulses: int | None,
-                  dose_levels: str | None, max_glucose: str | None, parameters: Path | None,
-                  as_json: bool, out: Path | None) -> None:
+                  dose_levels: str | None, max_glucose: str | None, search: dict,
+                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
     from optimiser.defaults import persister_problem
     from optimiser.pipeline import optimise
 
@@ -160,11 +200,15 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
     problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
                                 parameters=_parameters(parameters), **limits, **rules)
     levels = _dose_levels(dose_levels, problem.model.control(IGF1R_INHIBITOR))
+    settings = _search_settings(search)
     _prepare_out(out)
+    if settings is not None and settings.pareto:
+        _run_pareto(problem, settings, levels, as_json, out)
+        return
     started = time.perf_counter()
     with stderr.status("optimising") as status:
         result = optimise(problem, progress=lambda message: status.update(message),
-                          command=_command_line(), dose_levels=levels)
+                          command=_command_line(), dose_levels=levels, search=settings)
     seconds = time.perf_counter() - started
     if out is not None:
         _write_outputs(out, result.schedule, result.check.trajectory)
@@ -183,6 +227,8 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         "timings_s": {**result.timings, "wall": seconds},
         "provenance": result.provenance,
     }
+    if result.study is not None:
+        report["study"] = result.study.summary()
     if as_json:
         print(json.dumps(report, indent=2))
     else:
@@ -190,6 +236,10 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
     if not report["igf1r_days"]:
         stderr.print("warning: no IGF-1R inhibitor day fits the rules and limits; relax them "
                      "(e.g. a higher --max-glucose, or lower --dose-levels)", markup=False)
+    if result.study is not None and not result.study.complete:
+        stderr.print(f"study incomplete: {result.study.completed} of {result.study.requested} "
+                     f"trials (worker exit codes {result.study.worker_exit_codes}); run the same "
+                     "command again to resume it", markup=False)
     if not result.ok:
         for problem_text in result.check.problems:
             stderr.print(f"check failed: {problem_text}", markup=False)
@@ -247,8 +297,50 @@ def _print_optimise_table(report: dict) -> None:
         table.add_row("minimum cells / day", f"{check['minimum_cells']:.3g} on day "
                                               f"{check['day_of_minimum']:g}")
         table.add_row("cure probability exp(-N)", f"{check['cure_probability']:.3g}")
+    if "study" in report:
+        study = report["study"]
+        table.add_row("discrete search", f"study {study['study']} in {study['storage']}: "
+                      f"{study['completed_trials']} of {study['requested_trials']} trials "
+                      f"({study['trials_this_run']} now, {study['duplicates_skipped']} "
+                      f"duplicates), best {study['best_objective']:.4f}"
+                      if study["best_objective"] is not None else "no feasible trial")
     table.add_row("time taken", f"{report['timings_s']['wall']:.1f} s")
     stdout.print(table)
+
+
+def _run_pareto(problem, settings, levels: tuple[float, ...], as_json: bool,
+                out: Path | None) -> None:
+    import pandas as pd
+
+    from optimiser.pareto import pareto_front
+
+    with stderr.status("searching the Pareto front") as status:
+        points, outcome = pareto_front(problem, settings, levels,
+                                       progress=lambda message: status.update(message),
+                                       command=_command_line())
+    table = pd.DataFrame([point.row() for point in points])
+    path = (out or settings.runs_dir) / f"pareto-{outcome.name}.csv"
+    _write_atomic(path, table.to_csv(index=False))
+    if as_json:
+        print(json.dumps({"front": [point.row() for point in points], "csv": str(path),
+                          "study": outcome.summary()}, indent=2))
+    else:
+        view = Table(title="residual tumour against IGF-1R inhibitor exposure (Pareto front)")
+        for column in ("exposure (days)", "log10 residual", "lower bound", "gap", "check",
+                       "IGF-1R inhibitor days"):
+            view.add_column(column)
+        for point in points:
+            bound = "" if point.lower_bound is None else f"{point.lower_bound:.4f}"
+            gap = "" if point.gap is None else f"{point.gap:.4f}"
+            view.add_row(f"{point.exposure_days:g}", f"{point.objective:.4f}", bound, gap,
+                         "passed" if point.check.passed else "FAILED",
+                         " ".join(f"{d:g}" for d in point.days) or "none")
+        stdout.print(view)
+        stderr.print(f"front written to {path}; {outcome.completed} trials in study "
+                     f"{outcome.name} ({outcome.storage})", markup=False, highlight=False)
+    if not outcome.complete or not all(point.check.passed for point in points):
+        stderr.print("study incomplete or a front schedule failed the check", markup=False)
+        raise typer.Exit(EXIT_FAILURE)
 
 
 @app.command()

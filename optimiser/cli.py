@@ -31,7 +31,7 @@ from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
 from optimiser.problem import ProblemError
-from optimiser.search import SearchError
+from optimiser.search import SearchError, masked
 
 USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
                PathLimitError, SearchError)
@@ -76,7 +76,8 @@ def _parameters(path: Path | None) -> ParameterSet:
 
 
 def _command_line() -> str:
-    return " ".join(["optimise", *sys.argv[1:]])
+    """The command for provenance, with passwords in storage URLs masked."""
+    return " ".join(["optimise", *(masked(a) if "://" in a else a for a in sys.argv[1:])])
 
 
 def _prepare_out(out: Path | None) -> None:

@@ -1,0 +1,180 @@
+"""The discrete search: its space, resumable studies, workers, crashes and the rules it keeps."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import uuid
+
+import numpy as np
+import optuna
+import pytest
+
+from models.persister import default_parameters, persister_model
+from optimiser.search import SearchSpace, masked
+
+from .test_cli import _run
+from .test_rules import _longest_run, _shortest_holiday
+
+POSTGRES = os.environ.get("PERSISTER_TEST_POSTGRES_URL")
+needs_postgres = pytest.mark.skipif(
+    not POSTGRES, reason="set PERSISTER_TEST_POSTGRES_URL (.ci/run starts a server and does)")
+
+
+def _trials(storage: str, study: str, *states):
+    study = optuna.load_study(study_name=study, storage=storage)
+    return study.get_trials(states=states or None)
+
+
+def _complete(storage: str, study: str):
+    return _trials(storage, study, optuna.trial.TrialState.COMPLETE)
+
+
+def test_space_encodes_a_profile_as_the_pulses_that_give_it_back():
+    window = np.arange(40)
+    space = SearchSpace(window, max_pulses=6, max_length=10, levels=(0.5, 1.0))
+    w = np.zeros(100)
+    w[[0, 1, 2, 8, 22, 23]] = [1.0, 1.0, 0.5, 1.0, 0.5, 0.5]
+    params = space.encode(w)
+    pulses = [(params[f"start_{k}"], params[f"length_{k}"], params[f"level_{k}"])
+              for k in range(params["pulses"])]
+    assert pulses == [(0, 2, 1.0), (2, 1, 0.5), (8, 1, 1.0), (22, 2, 0.5)]
+    assert np.array_equal(space.caps(pulses, 100), w)
+    too_many = np.zeros(100)
+    too_many[0:40:2] = 1.0
+    assert space.encode(too_many) is None  # 20 pulses > 6
+
+
+def test_storage_urls_are_printed_without_passwords():
+    assert masked("postgresql+psycopg://alice:s3cret@db:5432/x") == \
+        "postgresql+psycopg://alice:***@db:5432/x"
+
+
+def test_embedded_study_resumes_across_invocations(tmp_path):
+    runs = tmp_path / "runs"
+    common = ("--budget", "10d", "--study", "resume", "--runs-dir", str(runs), "--json")
+    first = _run(*common, "--trials", "4")
+    assert first.returncode == 0, first.stderr
+    storage = f"sqlite:///{(runs / 'studies.db').resolve()}"
+    before = {t.number: t.values for t in _complete(storage, "resume")}
+    assert len(before) == 4
+    second = _run(*common, "--trials", "7")
+    assert second.returncode == 0, second.stderr
+    report = json.loads(second.stdout)["study"]
+    assert (report["completed_trials"], report["trials_this_run"]) == (7, 3)
+    after = {t.number: t.values for t in _complete(storage, "resume")}
+    assert len(after) == 7 and all(after[n] == v for n, v in before.items())
+    assert report["best_objective"] <= min(v[0] for v in before.values())
+    changed = _run("--budget", "8d", "--study", "resume", "--runs-dir", str(runs))
+    assert changed.returncode == 2
+    assert "study 'resume'" in changed.stderr and "different problem" in changed.stderr
+    assert "Traceback" not in changed.stderr
+
+
+def test_unreachable_storage_is_one_line_without_the_password():
+    completed = _run("--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none",
+                     "--trials", "2")
+    assert completed.returncode == 2
+    assert "cannot open study storage postgresql+psycopg://alice:***@127.0.0.1:1/none" in \
+        completed.stderr
+    assert "s3cret" not in completed.stderr + completed.stdout
+    assert "Traceback" not in completed.stderr
+
+
+def test_search_keeps_the_rules_in_every_feasible_trial(tmp_path):
+    runs = tmp_path / "runs"
+    completed = _run("--budget", "10d", "--max-run", "3", "--min-holiday", "2",
+                     "--max-pulses", "4", "--trials", "12", "--study", "rules",
+                     "--runs-dir", str(runs), "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["check"]["passed"]
+    days = np.zeros(100, dtype=bool)
+    days[np.asarray(report["igf1r_days"], dtype=int)] = True
+    assert _longest_run(days) <= 3 and _shortest_holiday(days) >= 2
+    storage = f"sqlite:///{(runs / 'studies.db').resolve()}"
+    feasible = [t for t in _complete(storage, "rules") if t.user_attrs["result"]["violation"] <= 0]
+    assert feasible
+    for trial in feasible:
+        on = np.asarray(trial.user_attrs["result"]["doses"]) > 0
+        assert _longest_run(on) <= 3 and _shortest_holiday(on) >= 2
+        assert on.sum() <= 10 and np.flatnonzero(on).max(initial=0) < 40
+
+
+def test_search_under_a_glucose_limit_returns_only_schedules_that_keep_it(tmp_path):
+    from models.schedule import Schedule
+    from optimiser.simulate import simulate
+
+    runs = tmp_path / "runs"
+    completed = _run("--budget", "6d", "--max-glucose", "164", "--trials", "10", "--study", "g",
+                     "--runs-dir", str(runs), "--json")
+    assert completed.returncode == 0, completed.stderr
+    model = persister_model(glucose=True)
+    p = model.parameter_vector(default_parameters())
+    storage = f"sqlite:///{(runs / 'studies.db').resolve()}"
+    trials = _complete(storage, "g")
+    feasible = [t for t in trials if t.user_attrs["result"]["violation"] <= 0]
+    assert feasible and len(feasible) < len(trials)  # some proposals broke the limit
+    for trial in feasible[:4]:
+        doses = 25.0 * np.asarray(trial.user_attrs["result"]["doses"])
+        schedule = Schedule(1.0, 100.0, {"igf1r_inhibitor": doses}, {"igf1r_inhibitor": "mg/kg"})
+        assert simulate(model, p, schedule).output("glucose").max() <= 164.0 * (1 + 1e-4)
+
+
+@needs_postgres
+def test_four_workers_on_postgres_finish_exactly_the_requested_trials():
+    study = f"workers-{uuid.uuid4().hex[:8]}"
+    completed = _run("--budget", "10d", "--study", study, "--storage", POSTGRES,
+                     "--workers", "4", "--trials", "16", "--json")
+    assert completed.returncode == 0, completed.stderr
+    assert POSTGRES.split("@")[0].split(":")[-1] not in completed.stdout + completed.stderr
+    trials = _trials(POSTGRES, study)
+    done = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+    assert len(done) == 16
+    assert len({t.number for t in trials}) == len(trials)  # no trial recorded twice
+    assert len({t.user_attrs["worker_pid"] for t in done}) == 4  # every worker took part
+    optuna.delete_study(study_name=study, storage=POSTGRES)
+
+
+@needs_postgres
+def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
+    study = f"kill-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-c", "from optimiser.cli import run; run()", "--budget", "10d",
+               "--study", study, "--storage", POSTGRES, "--workers", "2", "--trials", "14",
+               "--heartbeat", "1", "--grace", "3", "--json"]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                               text=True)
+    victim, deadline = None, time.monotonic() + 300
+    while victim is None and time.monotonic() < deadline:
+        time.sleep(0.5)
+        try:
+            trials = _trials(POSTGRES, study)
+        except KeyError:  # the study does not exist yet
+            continue
+        complete = [t for t in trials if t.state == optuna.trial.TrialState.COMPLETE]
+        running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
+                   and "worker_pid" in t.user_attrs]
+        if len(complete) >= 3 and running:
+            victim = running[0]
+    assert victim is not None, "the study never got going"
+    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+    _, stderr = process.communicate(timeout=600)
+    assert process.returncode == 1 and "study incomplete" in stderr
+    finished = {t.number: t.values for t in _complete(POSTGRES, study)}
+    assert len(finished) < 14
+    time.sleep(4)  # past the grace period: the killed trial is now stale
+    resumed = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert resumed.returncode == 0, resumed.stderr
+    trials = _trials(POSTGRES, study)
+    done = {t.number: t.values for t in trials if t.state == optuna.trial.TrialState.COMPLETE}
+    assert len(done) == 14
+    assert all(done[number] == values for number, values in finished.items())
+    killed = next(t for t in trials if t.number == victim.number)
+    assert killed.state == optuna.trial.TrialState.FAIL
+    retried = [t for t in trials
+               if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
+               == victim.number]
+    assert retried and retried[0].params == victim.params
+    optuna.delete_study(study_name=study, storage=POSTGRES)

@@ -120,3 +120,28 @@ class MaxPulses(Constraint):
         u = controls[self.drug]
         starts = ca.fmax(0, u[:, 1:] - u[:, :-1])
         return u[:, 0] + ca.sum2(starts)
+
+
+@dataclass(frozen=True)
+class DoseLevels(Constraint):
+    """Every dose of ``drug`` is 0 or one of ``levels`` (fractions of the reference dose).
+    The optimiser builds schedules from these levels (rounding MILP, search moves); the
+    checker measures each dose's distance to the nearest allowed one, which must be 0."""
+
+    drug: str
+    levels: tuple[float, ...]
+    name: str = "dose levels"
+    unit: str = "1"
+    limit: float = 0.0
+    linear: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.levels or not all(math.isfinite(x) and x > 0 for x in self.levels):
+            raise RuleError(f"dose levels must be positive numbers, got {list(self.levels)}")
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        u = controls[self.drug]
+        distance = ca.fabs(u)
+        for level in self.levels:
+            distance = ca.fmin(distance, ca.fabs(u - level))
+        return distance.T

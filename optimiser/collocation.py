@@ -202,7 +202,7 @@ class CollocationSolver:
         p = problem.parameter_vector
         excess = -np.inf
         for limit, output in zip(problem.path_limits, self._path_outputs, strict=True):
-            peak = float(np.max(output(W, np.tile(p[:, None], W.shape[1]))))
+            peak = float(np.max(np.asarray(output(W, np.tile(p[:, None], W.shape[1])))))
             excess = max(excess, peak / limit.limit - 1 - limit.relative_tolerance)
         return float(problem.model.output_function(problem.objective)(X[:, -1], p)), excess
 

@@ -6,13 +6,14 @@ import math
 import platform
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
 import casadi as ca
 import numpy as np
 
+from constraints.rules import DoseLevels
 from models.schedule import Schedule
 from optimiser.check import CheckReport, check_schedule
 from optimiser.collocation import CollocationSolver, Solution
@@ -102,9 +103,10 @@ def rule_excess(problem: ControlProblem, drug: str,
     others = [c for c in problem.constraints if not c.linear and c.drugs == (drug,)]
 
     def excess(w: np.ndarray) -> float:
-        row = {drug: ca.DM((w > 0).astype(float)).T}  # non-linear rules count dosing days
-        return max([rules.excess(w), *(float(ca.mmax(c.usage(row, problem.grid_step))) - c.limit
-                                       for c in others)])
+        rows = {True: {drug: ca.DM((w > 0).astype(float)).T}, False: {drug: ca.DM(w).T}}
+        return max([rules.excess(w),
+                    *(float(ca.mmax(c.usage(rows[c.counts_dosing_days], problem.grid_step)))
+                      - c.limit for c in others)])
 
     return excess
 
@@ -121,14 +123,13 @@ def max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float)
     return max(0, min(caps))
 
 
-def optimise(problem: ControlProblem, progress: Progress | None = None,
-             command: str = "", dose_levels: tuple[float, ...] = (1.0,),
-             search: SearchSettings | None = None) -> Result:
-    """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
-    one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked.
-    With ``search``, an Optuna study (seeded with that schedule and the rounded relaxed optimum)
-    looks further and its best schedule is taken where it is better."""
-    levels = tuple(sorted(set(dose_levels)))
+def with_dose_levels(problem: ControlProblem,
+                     dose_levels: tuple[float, ...] | None) -> tuple[ControlProblem, tuple]:
+    """The problem with a ``DoseLevels`` rule on each free control (so the checker checks the
+    levels the optimiser uses), and those levels; on/off (1.0) unless given or already set."""
+    present = [c for c in problem.constraints if isinstance(c, DoseLevels)]
+    given = dose_levels if dose_levels is not None else present[0].levels if present else (1.0,)
+    levels = tuple(sorted(set(given)))
     for name in problem.free_names:
         control = problem.model.control(name)
         if not levels or not all(0 < level <= control.upper + 1e-12 for level in levels):
@@ -136,6 +137,21 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
                                f"{control.upper * control.reference_dose:g}] "
                                f"{control.dose_unit}; got "
                                f"{[level * control.reference_dose for level in levels]}")
+    if dose_levels is None:
+        return problem, levels
+    rules = [c for c in problem.constraints if not isinstance(c, DoseLevels)]
+    rules += [DoseLevels(name, levels) for name in problem.free_names]
+    return replace(problem, constraints=rules), levels
+
+
+def optimise(problem: ControlProblem, progress: Progress | None = None,
+             command: str = "", dose_levels: tuple[float, ...] | None = None,
+             search: SearchSettings | None = None) -> Result:
+    """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
+    one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked.
+    With ``search``, an Optuna study (seeded with that schedule and the rounded relaxed optimum)
+    looks further and its best schedule is taken where it is better."""
+    problem, levels = with_dose_levels(problem, dose_levels)
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()

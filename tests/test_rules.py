@@ -5,7 +5,7 @@ import itertools
 import numpy as np
 import pytest
 
-from constraints.rules import MaxRun, MinHoliday, RuleError
+from constraints.rules import DoseLevels, MaxRun, MinHoliday, RuleError
 from models.schedule import Schedule
 from optimiser import persister_problem
 from optimiser.pipeline import linear_rules, optimise, solver_for
@@ -171,6 +171,22 @@ def test_dose_levels_close_most_of_the_gap_at_a_small_budget(model):
     resimulated = simulate(model, problem.parameter_vector, levels.schedule)
     assert resimulated.final_output("log10_total_cells") == pytest.approx(levels.objective,
                                                                          abs=1e-3)
+    rule = next(c for c in levels.check.constraints if c.name == "dose levels")
+    assert rule.passed and rule.used == 0.0
+
+
+@pytest.mark.parametrize(("doses", "distance"), [
+    ([25.0, 12.5, 0.0, 6.25], 0.0),
+    ([25.0, 20.0], 5.0 / 25.0),  # 20 mg/kg is 5 mg/kg from the nearest level (25)
+    ([3.0], 3.0 / 25.0),  # 3 mg/kg is nearer to no dose than to 6.25
+])
+def test_checker_catches_doses_off_the_allowed_levels(model, doses, distance):
+    rule = DoseLevels(DRUG, (0.25, 0.5, 1.0))
+    profile = np.zeros(100)
+    profile[:len(doses)] = doses
+    schedule = Schedule(1.0, 100.0, {DRUG: profile}, {DRUG: "mg/kg"})
+    report = rule.check(schedule, model)
+    assert report.used == pytest.approx(distance) and report.passed is (distance == 0.0)
 
 
 def test_dose_levels_above_the_model_maximum_are_refused():

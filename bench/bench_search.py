@@ -64,6 +64,7 @@ class Run:
     duplicates: int
     feasible: list  # (seconds from start to completion, objective) of feasible trials
     wall: float = math.nan  # wall time from before the first run_study call to after the last
+    first_start: float = math.nan  # seconds from the call to the first trial's start
     steady_rate: float = math.nan
     note: str = ""
 
@@ -92,10 +93,10 @@ def steady_rate(outcome: StudyOutcome, trials: int) -> float:
     return trials / (last - first).total_seconds()
 
 
-def settings(runs_dir: Path, study: str, trials: int, mode: str, workers: int = 1
-             ) -> SearchSettings:
+def settings(runs_dir: Path, study: str, trials: int, mode: str, workers: int = 1,
+             seed: int = SEED) -> SearchSettings:
     return SearchSettings(trials=trials, study=study, storage=None, runs_dir=runs_dir,
-                          workers=workers, mode=mode, seed=SEED)
+                          workers=workers, mode=mode, seed=seed)
 
 
 def fixed_trials(problem, runs_dir: Path, label: str, trials: int, workers: int) -> Run:
@@ -104,7 +105,9 @@ def fixed_trials(problem, runs_dir: Path, label: str, trials: int, workers: int)
     outcome = run_study(problem, settings(runs_dir, label, trials, "coupled", workers))
     wall = time.perf_counter() - clock
     run = Run(label, "coupled", workers, outcome.seconds, outcome.run_now, outcome.duplicates,
-              completions(outcome, started), wall=wall)
+              completions(outcome, started), wall=wall,
+              first_start=min((t.datetime_start - started).total_seconds()
+                              for t in outcome.feasible))
     # every coupled trial is feasible here (the rounding MILP keeps the rules)
     if len(outcome.feasible) == outcome.run_now:
         run.steady_rate = steady_rate(outcome, outcome.run_now)
@@ -115,11 +118,15 @@ def timed_study(problem, runs_dir: Path, label: str, mode: str, budget: float) -
     """A study in ``mode`` given ``budget`` seconds of wall time: chunks of trials on one study
     until the budget has passed; trials completed after it are not counted."""
     started, clock = datetime.now(), time.perf_counter()
-    outcome = None
+    outcome, chunks = None, 0
     while (elapsed := time.perf_counter() - clock) < budget:
         held = outcome.completed if outcome else 0
         chunk = max(5, int(min(budget - elapsed, CHUNK_SECONDS) * held / elapsed)) if held else 5
-        outcome = run_study(problem, settings(runs_dir, label, held + chunk, mode))
+        # each call builds a new sampler: a new seed per chunk, or random search would replay
+        # the same trials in every chunk
+        outcome = run_study(problem, settings(runs_dir, label, held + chunk, mode,
+                                              seed=SEED + chunks))
+        chunks += 1
     wall = time.perf_counter() - clock
     study = optuna.load_study(study_name=label, storage=settings(runs_dir, label, 1, mode).url)
     complete = study.get_trials(deepcopy=False, states=(optuna.trial.TrialState.COMPLETE,))
@@ -129,7 +136,7 @@ def timed_study(problem, runs_dir: Path, label: str, mode: str, budget: float) -
     duplicates = sum(1 for t in done if t.user_attrs.get("duplicate"))
     return Run(label, mode, 1, budget, len(done), duplicates,
                [((t.datetime_complete - started).total_seconds(), t.values[0]) for t in within],
-               wall=wall, note=f"{len(complete)} trials in {wall:.1f} s in all, "
+               wall=wall, note=f"{len(complete)} trials in {chunks} chunks, {wall:.1f} s in all, "
                                f"{len(done)} of them within T")
 
 
@@ -180,12 +187,14 @@ def main() -> None:
     args = parser.parse_args()
     one_trials, four_trials, quality_trials = (8, 16, 20) if args.quick else (24, 48, 60)
     run_started = time.perf_counter()
+    load_start = os.getloadavg()[0]
 
     problem = persister_problem(BUDGET_DAYS)
     solver = solver_for(problem)  # built once in this process, used by every in-process run
     bound = solver.solve(problem).lower_bound
     print(f"problem: budget {BUDGET_DAYS:g} d, N = {problem.n_intervals}, on/off doses; relaxed "
-          f"lower bound {bound:.6f} decades; os.cpu_count() = {os.cpu_count()}")
+          f"lower bound {bound:.6f} decades; os.cpu_count() = {os.cpu_count()}; load average "
+          f"{load_start:.2f} (other processes slow every figure)")
 
     runs: list[Run] = []
     with tempfile.TemporaryDirectory(prefix="bench-search-") as tmp:
@@ -224,6 +233,9 @@ def main() -> None:
         print(f"{run.label:<26} {run.mode:<10} {run.workers:>2} {run.trials:>6} "
               f"{run.duplicates:>4} {run.seconds:7.1f} {run.rate:7.2f} {steady} "
               f"{best:9.5f} {best - bound:8.5f} {at[0]:>8} {at[1]:>8} {at[2]:>8}")
+    for run in (one, four):
+        print(f"  {run.label}: first trial started {run.first_start:.1f} s after the call"
+              f"{' (spawn, imports, a solver build per worker)' if run.workers > 1 else ''}")
     for run in (simulation, random):
         print(f"  {run.label}: {run.note}")
     if seeded is not None:
@@ -248,17 +260,19 @@ def main() -> None:
     if args.quick:
         print("  note: --quick runs few trials; the figures are a smoke test, not a result")
     total = time.perf_counter() - run_started
-    print(f"\ntotal run time {total:.1f} s")
+    print(f"\ntotal run time {total:.1f} s; load average {os.getloadavg()[0]:.2f}")
 
     report = {
         "quick": args.quick,
         "cpu_count": os.cpu_count(),
+        "load_average_start": load_start,
         "lower_bound": bound,
         "T_seconds": budget,
         "runs": [{"label": run.label, "mode": run.mode, "workers": run.workers,
                   "trials": run.trials, "duplicates": run.duplicates, "seconds": run.seconds,
                   "trials_per_second": run.rate, "steady_trials_per_second": run.steady_rate,
-                  "wall_seconds": run.wall, "best_objective": run.best_by(),
+                  "wall_seconds": run.wall, "first_trial_start_seconds": run.first_start,
+                  "best_objective": run.best_by(),
                   "gap_decades": run.best_by() - bound, "relative_gap": gap(run.best_by()),
                   "relative_gap_at": {str(f): gap(run.best_by(f * budget)) for f in FRACTIONS}}
                  for run in runs],

@@ -68,6 +68,11 @@ def _guarded(function):
             _fail(str(error), EXIT_BAD_INPUT)
         except RuntimeError as error:  # solver, rounding or integrator failure: not the user's
             _fail(f"numerical failure: {error}", EXIT_FAILURE)
+        except Exception as error:  # a bug: one line, unless PERSISTER_DEBUG asks for the trace
+            if os.environ.get("PERSISTER_DEBUG"):
+                raise
+            _fail(f"internal error ({type(error).__name__}: {error}); please report it, with "
+                  "the command; PERSISTER_DEBUG=1 shows the traceback", EXIT_FAILURE)
     return run
 
 

@@ -20,6 +20,7 @@ import hashlib
 import math
 import multiprocessing
 import os
+import sys
 import time
 import warnings
 from collections.abc import Callable
@@ -28,6 +29,7 @@ from pathlib import Path
 
 import numpy as np
 
+from constraints.rules import MaxPulses
 from optimiser.pipeline import linear_rules, max_on, rule_excess, solver_for
 from optimiser.problem import ControlProblem
 from optimiser.rounding import combinatorial_rounding
@@ -183,7 +185,7 @@ class TrialEvaluator:
         self.rules = linear_rules(problem, self.drug)
         self.rule_excess = rule_excess(problem, self.drug, self.rules)
         longest = max(1, max_on(problem, self.drug, self.rules, max(levels)))
-        pulse_rules = [c.limit for c in problem.constraints if not c.linear]
+        pulse_rules = [c.limit for c in problem.constraints if isinstance(c, MaxPulses)]
         self.space = SearchSpace(np.flatnonzero(problem.window_mask(self.drug)),
                                  int(min(pulse_rules, default=6)), longest, levels)
         self._seen: dict[str, dict] = {}
@@ -266,10 +268,15 @@ def _load(settings: SearchSettings, name: str, worker: int = 0):
 
 def _worker(problem: ControlProblem, levels: tuple[float, ...], settings: SearchSettings,
             name: str, trials: int, worker: int) -> None:
-    """One worker process: its own solver, its share of the trials."""
-    study = _load(settings, name, worker)
-    evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
-    study.optimize(evaluator, n_trials=trials)
+    """One worker process: its own solver, its share of the trials. A failure ends the
+    process with one line on stderr and exit code 1; the parent reports the study incomplete."""
+    try:
+        study = _load(settings, name, worker)
+        evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
+        study.optimize(evaluator, n_trials=trials)
+    except Exception as error:  # any failure: one line, not a traceback
+        print(f"worker {worker}: {type(error).__name__}: {error}"[:300], file=sys.stderr)
+        sys.exit(1)
 
 
 def _completed(study) -> list:

@@ -65,6 +65,8 @@ class Run:
     feasible: list  # (seconds from start to completion, objective) of feasible trials
     wall: float = math.nan  # wall time from before the first run_study call to after the last
     first_start: float = math.nan  # seconds from the call to the first trial's start
+    trial_seconds: float = math.nan  # mean time of a trial from its start to its completion
+    overlap: float = math.nan  # trials running at once on average (sum of times / span)
     steady_rate: float = math.nan
     note: str = ""
 
@@ -82,15 +84,16 @@ def completions(outcome: StudyOutcome, started: datetime) -> list[tuple[float, f
             for t in outcome.feasible]
 
 
-def steady_rate(outcome: StudyOutcome, trials: int) -> float:
-    """Trials per second from the first trial's start to the last one's completion: the rate
-    once the workers are running, without start-up."""
+def steady(outcome: StudyOutcome) -> tuple[float, float, float]:
+    """Trials per second from the first trial's start to the last one's completion (the rate
+    once the workers are running, without start-up), the mean time of one trial, and how many
+    ran at once on average."""
     spans = [(t.datetime_start, t.datetime_complete) for t in outcome.feasible]
     if len(spans) < 2:
-        return math.nan
-    first = min(start for start, _ in spans)
-    last = max(done for _, done in spans)
-    return trials / (last - first).total_seconds()
+        return math.nan, math.nan, math.nan
+    span = (max(done for _, done in spans) - min(start for start, _ in spans)).total_seconds()
+    durations = [(done - start).total_seconds() for start, done in spans]
+    return len(spans) / span, sum(durations) / len(spans), sum(durations) / span
 
 
 def settings(runs_dir: Path, study: str, trials: int, mode: str, workers: int = 1,
@@ -110,7 +113,7 @@ def fixed_trials(problem, runs_dir: Path, label: str, trials: int, workers: int)
                               for t in outcome.feasible))
     # every coupled trial is feasible here (the rounding MILP keeps the rules)
     if len(outcome.feasible) == outcome.run_now:
-        run.steady_rate = steady_rate(outcome, outcome.run_now)
+        run.steady_rate, run.trial_seconds, run.overlap = steady(outcome)
     return run
 
 
@@ -235,7 +238,9 @@ def main() -> None:
               f"{best:9.5f} {best - bound:8.5f} {at[0]:>8} {at[1]:>8} {at[2]:>8}")
     for run in (one, four):
         print(f"  {run.label}: first trial started {run.first_start:.1f} s after the call"
-              f"{' (spawn, imports, a solver build per worker)' if run.workers > 1 else ''}")
+              f"{' (spawn, imports, a solver build per worker)' if run.workers > 1 else ''}; "
+              f"a trial takes {run.trial_seconds:.2f} s from start to completion, "
+              f"{run.overlap:.2f} run at once on average")
     for run in (simulation, random):
         print(f"  {run.label}: {run.note}")
     if seeded is not None:
@@ -272,6 +277,7 @@ def main() -> None:
                   "trials": run.trials, "duplicates": run.duplicates, "seconds": run.seconds,
                   "trials_per_second": run.rate, "steady_trials_per_second": run.steady_rate,
                   "wall_seconds": run.wall, "first_trial_start_seconds": run.first_start,
+                  "mean_trial_seconds": run.trial_seconds, "trials_at_once": run.overlap,
                   "best_objective": run.best_by(),
                   "gap_decades": run.best_by() - bound, "relative_gap": gap(run.best_by()),
                   "relative_gap_at": {str(f): gap(run.best_by(f * budget)) for f in FRACTIONS}}

@@ -49,11 +49,18 @@ class OutputLimit:
             raise ModelError(f"{self.name}: model {model.name!r} has no output {self.output!r}; "
                              f"it has {model.output_names}")
 
+    def excess(self, values: np.ndarray) -> float:
+        """How far the largest sampled value lies beyond the limit and its slack, relative to
+        the limit (<= 0: kept; +inf for a non-finite value)."""
+        used = float(np.max(values)) if np.size(values) else -math.inf
+        if math.isnan(used):
+            return math.inf
+        return used / self.limit - 1 - self.relative_tolerance
+
     def report(self, values: np.ndarray) -> ConstraintReport:
         """The verdict on sampled output values (the largest one counts)."""
         used = float(np.max(values)) if np.size(values) else -math.inf
-        passed = bool(math.isfinite(used)
-                      and used <= self.limit * (1 + self.relative_tolerance))
+        passed = bool(math.isfinite(used) and self.excess(values) <= 0)
         return ConstraintReport(self.name, used, self.limit, self.unit, passed)
 
 

@@ -202,8 +202,8 @@ class CollocationSolver:
         p = problem.parameter_vector
         excess = -np.inf
         for limit, output in zip(problem.path_limits, self._path_outputs, strict=True):
-            peak = float(np.max(np.asarray(output(W, np.tile(p[:, None], W.shape[1])))))
-            excess = max(excess, peak / limit.limit - 1 - limit.relative_tolerance)
+            values = np.asarray(output(W, np.tile(p[:, None], W.shape[1])))
+            excess = max(excess, limit.excess(values))
         return float(problem.model.output_function(problem.objective)(X[:, -1], p)), excess
 
     def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:

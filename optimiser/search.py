@@ -24,7 +24,7 @@ import sys
 import time
 import warnings
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -77,15 +77,21 @@ class SearchSettings:
         return f"sqlite:///{(self.runs_dir / 'studies.db').resolve()}"
 
 
-def masked(url: str) -> str:
-    """The storage URL with any password replaced by ***, safe to print."""
+def _parsed(url: str):
     from sqlalchemy.engine import make_url
     from sqlalchemy.exc import ArgumentError
 
     try:
-        return make_url(url).render_as_string(hide_password=True)
+        return make_url(url)
     except ArgumentError:
-        return "<unreadable storage URL>"
+        return None
+
+
+def masked(url: str) -> str:
+    """The storage URL with any password replaced by ***, safe to print."""
+    parsed = _parsed(url)
+    return "<unreadable storage URL>" if parsed is None else parsed.render_as_string(
+        hide_password=True)
 
 
 def open_storage(settings: SearchSettings):
@@ -108,9 +114,10 @@ def open_storage(settings: SearchSettings):
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=settings.retries))
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
-        reason = str(error).splitlines()[0].replace(settings.url, masked(settings.url))
-        if settings.storage and "@" in settings.storage:
-            reason = reason.replace(settings.storage.split("@")[0], "***")
+        reason = str(error).splitlines()[0]
+        password = getattr(_parsed(settings.url), "password", None)
+        if password:  # drivers may quote the URL or its parts in their messages
+            reason = reason.replace(password, "***")
         raise SearchError(f"cannot open study storage {masked(settings.url)} ({reason[:200]}); "
                           "check the URL, that the server is running, and for PostgreSQL that "
                           "the 'postgres' extra is installed") from None
@@ -389,9 +396,3 @@ def _run_workers(problem: ControlProblem, levels: tuple[float, ...], settings: S
         process.join()
     return [process.exitcode for process in processes]
 
-
-def settings_record(settings: SearchSettings) -> dict:
-    """The settings for provenance, with the storage URL masked."""
-    record = asdict(settings)
-    record.update(storage=masked(settings.url), runs_dir=str(settings.runs_dir))
-    return record

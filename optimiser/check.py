@@ -10,6 +10,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
+import numpy as np
+
 from constraints.base import ConstraintReport
 from models.schedule import Schedule
 from optimiser.outcome import cell_summary
@@ -28,7 +30,8 @@ class CheckReport:
     tolerance: float
     constraints: list[ConstraintReport]
     problems: list[str] = field(default_factory=list)
-    trajectory: Trajectory | None = field(default=None, repr=False)
+    trajectory: Trajectory | None = field(default=None, repr=False)  # nominal parameters
+    scenario_objectives: list[float] = field(default_factory=list)  # robust problems only
 
     def figures(self) -> dict:
         """The independent figures, for JSON output."""
@@ -42,6 +45,8 @@ class CheckReport:
             "constraints": [vars(c) for c in self.constraints],
             "problems": self.problems,
         }
+        if self.scenario_objectives:
+            summary["scenario_objectives"] = self.scenario_objectives
         if self.trajectory is not None and "total_cells" in self.trajectory.model.output_names:
             summary.update(cell_summary(self.trajectory))
         return summary
@@ -49,15 +54,22 @@ class CheckReport:
 
 def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_objective: float,
                    tolerance: float = OBJECTIVE_TOLERANCE) -> CheckReport:
+    """A robust problem's objective is re-simulated in every scenario and combined as the
+    optimiser combined it; path limits must hold in every scenario."""
     model = problem.model
     trajectory = simulate(model, problem.parameter_vector, schedule)
-    resimulated = trajectory.final_output(problem.objective)
+    scenarios = ([simulate(model, p, schedule) for p in problem.scenario_vectors]
+                 if problem.scenarios else [trajectory])
+    values = [t.final_output(problem.objective) for t in scenarios]
+    resimulated = problem.combine(values)
     difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]
-    reports += [limit.report(trajectory.output(limit.output)) for limit in problem.path_limits]
+    reports += [limit.report(np.concatenate([t.output(limit.output) for t in scenarios]))
+                for limit in problem.path_limits]
     problems = [f"constraint violated: {r.describe()}" for r in reports if not r.passed]
     if not (math.isfinite(resimulated) and difference <= tolerance):
         problems.append(f"re-simulated objective {resimulated:.6g} differs from the optimiser's "
                         f"{predicted_objective:.6g} by {difference:.3g} (tolerance {tolerance:g})")
     return CheckReport(not problems, predicted_objective, resimulated, difference, tolerance,
-                       reports, problems, trajectory)
+                       reports, problems, trajectory,
+                       values if problem.scenarios else [])

@@ -71,7 +71,7 @@ def pareto_front(problem: ControlProblem, settings: SearchSettings,
         blocks = [max(levels) * block for block in contiguous_blocks(allowed, length)]
         seeds.append(min(blocks, key=lambda w: solver.objective_of(problem, w[None, :])))
     outcome = run_study(problem, settings, levels, seeds=tuple(seeds), progress=say)
-    provenance = provenance_record(problem, command)
+    provenance = provenance_record(problem, command, settings.seed)
     points = []
     for trial in outcome.front():
         say(f"checking the front: trial {trial.number}")

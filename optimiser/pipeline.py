@@ -146,11 +146,12 @@ def with_dose_levels(problem: ControlProblem,
 
 def optimise(problem: ControlProblem, progress: Progress | None = None,
              command: str = "", dose_levels: tuple[float, ...] | None = None,
-             search: SearchSettings | None = None) -> Result:
+             search: SearchSettings | None = None, seed: int = 0) -> Result:
     """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
     one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked.
     With ``search``, an Optuna study (seeded with that schedule and the rounded relaxed optimum)
-    looks further and its best schedule is taken where it is better."""
+    looks further and its best schedule is taken where it is better. ``seed`` (of the study
+    and of a robust problem's draws) goes into the provenance."""
     problem, levels = with_dose_levels(problem, dose_levels)
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
@@ -210,7 +211,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     say("scoring the schedule in the NLP discretisation")
     fixed = solver.solve(problem, initial_free=free, fix_free=free)
     timings["score_s"] = fixed.seconds
-    provenance = provenance_record(problem, command)
+    provenance = provenance_record(problem, command, seed)
     schedule = problem.schedule(integer, **provenance)
     say("re-simulating with scipy Radau (independent check)")
     t0 = time.perf_counter()
@@ -227,15 +228,19 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
                   timings, provenance, study)
 
 
-def provenance_record(problem: ControlProblem, command: str = "") -> dict:
+def provenance_record(problem: ControlProblem, command: str = "", seed: int = 0) -> dict:
     versions = {}
     for package in ("persister-opt", "casadi", "numpy", "scipy"):
         try:
             versions[package] = version(package)
         except PackageNotFoundError:
             versions[package] = "not installed"
-    return {"versions": versions, "python": platform.python_version(), "seed": 0,
-            "command": command, "model": problem.model.name,
-            "model_hash": problem.model.structure_key,
-            "parameter_set": problem.parameters.name,
-            "parameter_hash": problem.parameters.digest}
+    record = {"versions": versions, "python": platform.python_version(), "seed": seed,
+              "command": command, "model": problem.model.name,
+              "model_hash": problem.model.structure_key,
+              "parameter_set": problem.parameters.name,
+              "parameter_hash": problem.parameter_digest}
+    if problem.scenarios:
+        record["scenarios"] = {"mode": problem.scenario_mode,
+                               "parameter_sets": [s.name for s in problem.scenarios]}
+    return record

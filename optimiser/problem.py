@@ -3,6 +3,7 @@ which are free (and when), the objective output and the constraints."""
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -12,9 +13,12 @@ import numpy as np
 
 from constraints.base import Constraint
 from constraints.path import OutputLimit
+from models.ensemble import Ensemble, default_ensemble
 from models.model import Model
 from models.parameters import ParameterSet
 from models.schedule import Schedule, grid_steps
+
+SCENARIO_MODES = ("mean", "worst")
 
 
 class ProblemError(ValueError):
@@ -28,6 +32,10 @@ class ControlProblem:
     ``free`` maps a control to the window ``(start, stop)`` in days in which it may be non-zero;
     ``fixed`` maps controls to dose fractions per grid interval. Controls in neither are zero.
     ``path_limits`` bound model outputs (glucose, say) at every time.
+
+    A robust problem gives ``scenarios``, parameter sets the objective is taken over: their mean
+    (``scenario_mode="mean"``) or their worst value (``"worst"``); every scenario keeps the path
+    limits. ``parameters`` stays the nominal set the reports show.
     """
 
     model: Model
@@ -39,6 +47,8 @@ class ControlProblem:
     horizon: float = 100.0
     grid_step: float = 1.0
     path_limits: Sequence[OutputLimit] = ()
+    scenarios: Sequence[ParameterSet] = ()
+    scenario_mode: str = "mean"
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon) and self.horizon > 0):
@@ -66,12 +76,41 @@ class ControlProblem:
                                    f"{np.shape(values)}")
         for constraint in (*self.constraints, *self.path_limits):
             constraint.validate(self.model)
-        self.parameter_vector  # noqa: B018 - fail early on a bad parameter set
+        if self.scenario_mode not in SCENARIO_MODES:
+            raise ProblemError(f"scenario mode {self.scenario_mode!r} is not one of "
+                               f"{list(SCENARIO_MODES)}")
+        self.scenario_vectors  # noqa: B018 - fail early on a bad parameter set
 
     @cached_property
     def parameter_vector(self) -> np.ndarray:
         """Parameter values in the model's units (pint conversion done once per problem)."""
         return self.model.parameter_vector(self.parameters)
+
+    @cached_property
+    def scenario_vectors(self) -> np.ndarray:
+        """Parameter vectors the objective is taken over, shape (n_scenarios, n_parameters):
+        the scenarios of a robust problem, otherwise the parameter set alone."""
+        sets = self.scenarios or (self.parameters,)
+        self.parameter_vector  # noqa: B018 - the nominal set must be valid too
+        return np.array([self.model.parameter_vector(s) for s in sets])
+
+    @property
+    def n_scenarios(self) -> int:
+        return len(self.scenario_vectors)
+
+    def combine(self, values: Sequence[float]) -> float:
+        """The objective over scenarios from one value per scenario."""
+        values = np.asarray(values, dtype=float)
+        return float(values.max() if self.scenario_mode == "worst" else values.mean())
+
+    @property
+    def parameter_digest(self) -> str:
+        """Hash of every parameter value the objective depends on (nominal and scenarios)."""
+        digests = [self.parameters.digest, *(s.digest for s in self.scenarios)]
+        if not self.scenarios:
+            return digests[0]
+        text = self.scenario_mode + "".join(digests)
+        return hashlib.sha256(text.encode()).hexdigest()[:12]
 
     @property
     def n_intervals(self) -> int:
@@ -118,7 +157,18 @@ class ControlProblem:
         return (self.model.structure_key, self.objective, tuple(self.free_names),
                 self.n_intervals, self.grid_step,
                 tuple(c.structure for c in self.linear_constraints),
-                tuple(limit.output for limit in self.path_limits))
+                tuple(limit.output for limit in self.path_limits),
+                self.n_scenarios, self.scenario_mode if self.scenarios else "")
+
+    def robust(self, samples: int, mode: str = "mean", seed: int = 0,
+               ensemble: Ensemble | None = None) -> ControlProblem:
+        """A copy whose objective is taken over ``samples`` parameter sets drawn around
+        ``parameters`` (the built-in ensemble's spreads unless ``ensemble`` is given)."""
+        if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
+            raise ProblemError(f"a robust problem needs at least 2 parameter samples, got "
+                               f"{samples!r}; give --robust 2 or more")
+        draws = (ensemble or default_ensemble()).sample(self.parameters, samples, seed)
+        return replace(self, scenarios=tuple(draws), scenario_mode=mode)
 
     def with_limits(self, **limits: float) -> ControlProblem:
         """A copy with constraint and path limits replaced by name (same structure)."""

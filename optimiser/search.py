@@ -258,7 +258,7 @@ def fingerprint(problem: ControlProblem, levels: tuple[float, ...],
                 settings: SearchSettings) -> dict:
     """What a study's values depend on; resuming must not mix problems."""
     return {"structure": hashlib.sha256(repr(problem.structure_key()).encode()).hexdigest()[:16],
-            "parameters": problem.parameters.digest,
+            "parameters": problem.parameter_digest,
             "limits": [[c.name, c.limit] for c in (*problem.constraints, *problem.path_limits)],
             "levels": list(levels), "mode": settings.mode, "pareto": settings.pareto}
 

@@ -30,11 +30,14 @@ from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
+from optimiser.export import ExportError, default_name, export_schedule
+from optimiser.files import write_text_atomic
+from optimiser.plots import PlotExtraMissing, require
 from optimiser.problem import ProblemError
 from optimiser.search import SearchError, masked
 
 USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
-               PathLimitError, SearchError)
+               PathLimitError, SearchError, ExportError, PlotExtraMissing)
 DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
@@ -64,6 +67,8 @@ def _guarded(function):
     def run(*args, **kwargs):
         try:
             return function(*args, **kwargs)
+        except typer.Exit:  # click's Exit is a RuntimeError: let a chosen exit code through
+            raise
         except (*USER_ERRORS, UserError) as error:
             _fail(str(error), EXIT_BAD_INPUT)
         except RuntimeError as error:  # solver, rounding or integrator failure: not the user's
@@ -97,22 +102,14 @@ def _prepare_out(out: Path | None) -> None:
                         "choose a writable --out") from None
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write to a temporary file beside ``path`` and rename: no half-written output."""
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(descriptor, "w") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
-
-
 def _write_outputs(out: Path, schedule: Schedule, trajectory) -> None:
     import pandas as pd
 
     table = pd.DataFrame({"day": trajectory.times, **trajectory.states})
     for name in trajectory.model.output_names:
         table[name] = trajectory.output(name)
-    _write_atomic(out / "schedule.json", schedule.to_json() + "\n")
-    _write_atomic(out / "trajectories.csv", table.to_csv(index=False))
+    write_text_atomic(out / "schedule.json", schedule.to_json() + "\n")
+    write_text_atomic(out / "trajectories.csv", table.to_csv(index=False))
 
 
 @app.callback()
@@ -161,19 +158,35 @@ def main(
     grace: Annotated[int, typer.Option(
         help="seconds without a heartbeat after which a trial counts as crashed and is "
              "retried")] = 30,
+    robust: Annotated[int | None, typer.Option(
+        help="optimise over N parameter sets drawn (with --seed) from the built-in ensemble "
+             "around the parameter set, in one CasADi problem")] = None,
+    robust_mode: Annotated[str, typer.Option(
+        help="robust objective: mean (expected log10 residual) or worst (worst case)")
+    ] = "mean",
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
+    plot: Annotated[Path | None, typer.Option(
+        help="write a PNG: cell trajectories and the schedule (with --pareto: the front); "
+             "needs the plot extra")] = None,
+    export: Annotated[str | None, typer.Option(
+        help="also export the schedule into --out (default: the current directory) as json, "
+             "nonmem, sbml or physicell")] = None,
 ) -> None:
     """Without a sub-command: optimise the IGF-1R inhibitor schedule under the budget."""
     if ctx.invoked_subcommand is not None:
         return
+    problem_options = {"budget": budget, "treatment_days": treatment_days, "horizon": horizon,
+                       "grid": grid, "max_run": max_run, "min_holiday": min_holiday,
+                       "max_pulses": max_pulses, "dose_levels": dose_levels,
+                       "max_glucose": max_glucose, "robust": robust, "robust_mode": robust_mode,
+                       "seed": seed, "parameters": parameters}
     search = {"trials": trials, "study": study, "storage": storage, "runs_dir": runs_dir,
               "workers": workers, "pareto": pareto, "mode": search_mode, "seed": seed,
               "heartbeat_s": heartbeat, "grace_s": grace}
-    _guarded(_run_optimise)(budget, treatment_days, horizon, grid, max_run, min_holiday,
-                            max_pulses, dose_levels, max_glucose, search, parameters, as_json,
-                            out)
+    outputs = {"as_json": as_json, "out": out, "plot": plot, "export": export}
+    _guarded(_run_optimise)(problem_options, search, outputs)
 
 
 def _search_settings(options: dict):
@@ -187,44 +200,61 @@ def _search_settings(options: dict):
     return SearchSettings(**{**options, "trials": options["trials"] or 40})
 
 
-def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: float,
-                  max_run: str | None, min_holiday: str | None, max_pulses: int | None,
-                  dose_levels: str | None, max_glucose: str | None, search: dict,
-                  parameters: Path | None, as_json: bool, out: Path | None) -> None:
+def _build_problem(options: dict):
+    """The problem the options describe, and the dose levels (fractions of the reference)."""
     from optimiser.defaults import persister_problem
-    from optimiser.pipeline import optimise
 
+    budget = options["budget"]
     if is_auc_budget(budget):
         limits = {"budget_days": 0.0, "auc_budget": parse_auc_budget(budget)}
     else:
         limits = {"budget_days": parse_budget(budget)}
+    max_run, min_holiday = options["max_run"], options["min_holiday"]
+    max_glucose = options["max_glucose"]
     rules = {"max_run": parse_days(max_run, "--max-run") if max_run is not None else None,
              "min_holiday": (parse_days(min_holiday, "--min-holiday")
                              if min_holiday is not None else None),
-             "max_pulses": max_pulses,
+             "max_pulses": options["max_pulses"],
              "max_glucose": parse_glucose(max_glucose) if max_glucose is not None else None}
-    problem = persister_problem(treatment_days=treatment_days, horizon=horizon, grid_step=grid,
-                                parameters=_parameters(parameters), **limits, **rules)
-    levels = _dose_levels(dose_levels, problem.model.control(IGF1R_INHIBITOR))
+    problem = persister_problem(treatment_days=options["treatment_days"],
+                                horizon=options["horizon"], grid_step=options["grid"],
+                                parameters=_parameters(options["parameters"]), **limits, **rules)
+    if options["robust"] is not None:
+        problem = problem.robust(options["robust"], options["robust_mode"], options["seed"])
+    elif options["robust_mode"] != "mean":
+        raise UserError("--robust-mode needs --robust N (the number of parameter samples)")
+    return problem, _dose_levels(options["dose_levels"], problem.model.control(IGF1R_INHIBITOR))
+
+
+def _run_optimise(problem_options: dict, search: dict, outputs: dict) -> None:
+    from optimiser.pipeline import optimise
+
+    problem, levels = _build_problem(problem_options)
+    as_json, out = outputs["as_json"], outputs["out"]
+    _check_outputs(outputs)
     settings = _search_settings(search)
     _prepare_out(out)
     if settings is not None and settings.pareto:
-        _run_pareto(problem, settings, levels, as_json, out)
+        _run_pareto(problem, settings, levels, as_json, out, outputs["plot"])
         return
     started = time.perf_counter()
     with stderr.status("optimising") as status:
         result = optimise(problem, progress=lambda message: status.update(message),
-                          command=_command_line(), dose_levels=levels, search=settings)
+                          command=_command_line(), dose_levels=levels, search=settings,
+                          seed=problem_options["seed"])
     seconds = time.perf_counter() - started
     if out is not None:
         _write_outputs(out, result.schedule, result.check.trajectory)
+    _write_extras(outputs, problem, result.schedule, result.check.trajectory)
     report = {
         "schedule": json.loads(result.schedule.to_json()),
         "igf1r_days": result.schedule.dosing_days(IGF1R_INHIBITOR),
         "igf1r_blocks": [{"start": a, "stop": b, "dose": d, "unit": problem.model.control(
             IGF1R_INHIBITOR).dose_unit} for a, b, d in result.schedule.blocks(IGF1R_INHIBITOR)],
         "budget": _budget_report(result.check.constraints[0]),
-        "objective": {"log10_residual_cells": result.objective},
+        "objective": {"log10_residual_cells": result.objective,
+                      **({"over_scenarios": problem.scenario_mode,
+                          "scenarios": problem.n_scenarios} if problem.scenarios else {})},
         "lower_bound": {"log10_residual_cells": result.lower_bound},
         "gap": result.gap,
         "gap_relative": result.relative_gap,
@@ -250,6 +280,34 @@ def _run_optimise(budget: str, treatment_days: float, horizon: float, grid: floa
         for problem_text in result.check.problems:
             stderr.print(f"check failed: {problem_text}", markup=False)
         raise typer.Exit(EXIT_FAILURE)
+
+
+def _check_outputs(outputs: dict) -> None:
+    """Refuse an unknown export format, a missing plot extra or an unwritable plot directory
+    before the solve, not after it."""
+    if outputs["export"] is not None:
+        default_name(outputs["export"])
+        _prepare_out(outputs["out"] or Path("."))
+    if outputs["plot"] is not None:
+        require("matplotlib")
+        _prepare_out(outputs["plot"].parent)
+
+
+def _write_extras(outputs: dict, problem, schedule: Schedule, trajectory) -> None:
+    """The --export file(s) and the --plot figure of a reported schedule."""
+    from optimiser.plots import plot_schedule
+
+    if outputs["export"] is not None:
+        target = (outputs["out"] or Path(".")) / default_name(outputs["export"])
+        written = export_schedule(schedule, problem.model, problem.parameters, outputs["export"],
+                                  target)
+        stderr.print(f"exported {outputs['export']}: " + ", ".join(map(str, written)),
+                     markup=False, highlight=False)
+    if outputs["plot"] is not None:
+        plot_schedule(trajectory, schedule, outputs["plot"],
+                      title="persister-opt: optimised IGF-1R inhibitor schedule",
+                      detection_limit=DETECTION_LIMIT, metadata=schedule.provenance)
+        stderr.print(f"figure written to {outputs['plot']}", markup=False, highlight=False)
 
 
 def _dose_levels(text: str | None, control) -> tuple[float, ...]:
@@ -283,7 +341,11 @@ def _print_optimise_table(report: dict) -> None:
     unit = report["igf1r_blocks"][0]["unit"] if report["igf1r_blocks"] else ""
     table.add_row(f"daily dose by block ({unit}/day)" if unit else "daily dose by block", doses)
     objective = report["objective"]["log10_residual_cells"]
-    table.add_row("predicted log10 residual cells", f"{objective:.4f}")
+    robust = report["objective"].get("over_scenarios")
+    label = (f"predicted log10 residual cells ({robust} over "
+             f"{report['objective']['scenarios']} parameter sets)" if robust else
+             "predicted log10 residual cells")
+    table.add_row(label, f"{objective:.4f}")
     table.add_row("lower bound (relaxed)", f"{report['lower_bound']['log10_residual_cells']:.4f}")
     table.add_row("gap", f"{report['gap']:.4f} decades ({100 * report['gap_relative']:.2f} %)")
     budget = report["budget"]
@@ -299,6 +361,10 @@ def _print_optimise_table(report: dict) -> None:
     verdict = "passed" if check["passed"] else "FAILED"
     table.add_row("independent check", f"{verdict}: scipy Radau log10 residual "
                   f"{check['resimulated_objective']:.4f} (difference {check['difference']:.1e})")
+    if "scenario_objectives" in check:
+        values = check["scenario_objectives"]
+        table.add_row("log10 residual per parameter set", f"{min(values):.4f} to "
+                      f"{max(values):.4f} (scipy Radau, {len(values)} sets)")
     if "minimum_cells" in check:
         table.add_row("minimum cells / day", f"{check['minimum_cells']:.3g} on day "
                                               f"{check['day_of_minimum']:g}")
@@ -315,10 +381,11 @@ def _print_optimise_table(report: dict) -> None:
 
 
 def _run_pareto(problem, settings, levels: tuple[float, ...], as_json: bool,
-                out: Path | None) -> None:
+                out: Path | None, plot: Path | None) -> None:
     import pandas as pd
 
     from optimiser.pareto import pareto_front
+    from optimiser.pipeline import provenance_record
 
     with stderr.status("searching the Pareto front") as status:
         points, outcome = pareto_front(problem, settings, levels,
@@ -326,7 +393,12 @@ def _run_pareto(problem, settings, levels: tuple[float, ...], as_json: bool,
                                        command=_command_line())
     table = pd.DataFrame([point.row() for point in points])
     path = (out or settings.runs_dir) / f"pareto-{outcome.name}.csv"
-    _write_atomic(path, table.to_csv(index=False))
+    write_text_atomic(path, table.to_csv(index=False))
+    if plot is not None:
+        from optimiser.plots import plot_pareto
+
+        plot_pareto(points, plot, metadata=provenance_record(problem, _command_line(),
+                                                             settings.seed))
     if as_json:
         print(json.dumps({"front": [point.row() for point in points], "csv": str(path),
                           "study": outcome.summary()}, indent=2))
@@ -381,6 +453,83 @@ def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path 
     for key, value in summary.items():
         table.add_row(key, f"{value:.4g}" if isinstance(value, float) else str(value))
     stdout.print(table)
+
+
+@app.command("experiment")
+def experiment_command(
+    ctx: typer.Context,
+    names: Annotated[list[str], typer.Argument(
+        help="all, or experiment names: paper_arms, budget_sweep, timing_map, robustness, "
+             "method_comparison")],
+    reduced: Annotated[bool, typer.Option(
+        "--reduced", help="small, fast versions (what the tests run)")] = False,
+    seed: Annotated[int, typer.Option(help="seed of searches and parameter draws")] = 0,
+    results: Annotated[Path | None, typer.Option(
+        "--results", help="output directory (default: experiments/results)")] = None,
+    parameters: ParametersOption = None,
+) -> None:
+    """Regenerate experiment tables and figures (CSV, Markdown, PNG, each with provenance)."""
+    parameters = parameters or ctx.parent.params.get("parameters")
+    _guarded(_run_experiments)(names, reduced, seed, results, parameters)
+
+
+def _run_experiments(names: list[str], reduced: bool, seed: int, results: Path | None,
+                     parameters: Path | None) -> None:
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from experiments.framework import RESULTS_DIR, ExperimentSettings
+    from experiments.registry import UnknownExperimentError, run_experiments, select
+
+    chosen = "all" if names == ["all"] else names
+    try:
+        select(chosen)  # unknown names fail before anything runs
+    except UnknownExperimentError as error:
+        raise UserError(str(error)) from None
+    require("matplotlib")
+    require("tabulate")
+    out = results or RESULTS_DIR
+    _prepare_out(out)
+    settings = ExperimentSettings(reduced=reduced, seed=seed, out_dir=out,
+                                  parameters=_parameters(parameters), command=_command_line())
+    bars: dict[str, int] = {}
+    with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields["
+                  "note]}"), TimeElapsedColumn(), console=stderr) as progress:
+        def report(experiment: str, done: int, total: int, message: str) -> None:
+            if experiment not in bars:
+                bars[experiment] = progress.add_task(experiment, total=total, note="")
+            progress.update(bars[experiment], completed=done, total=total, note=message)
+
+        written = run_experiments(chosen, settings, report)
+    for path in written:
+        print(path)
+
+
+@app.command("export")
+def export_command(
+    ctx: typer.Context,
+    schedule: Annotated[Path, typer.Option("--schedule", help="schedule JSON file")],
+    fmt: Annotated[str, typer.Option(
+        "--format", help="json (schedule JSON, schema-versioned), nonmem (event table CSV + "
+                         "sidecar), sbml (model + dose events) or physicell (PhysiPKPD dosing "
+                         "CSVs + XML)")],
+    out: Annotated[Path, typer.Option(
+        "--out", help="file to write (a directory for physicell)")],
+    glucose: Annotated[bool, typer.Option(
+        "--glucose", help="export the model with the glucose-insulin states (sbml)")] = False,
+    parameters: ParametersOption = None,
+) -> None:
+    """Write a schedule for another simulator (NONMEM/mrgsolve, SBML tools, PhysiCell)."""
+    parameters = parameters or ctx.parent.params.get("parameters")
+    _guarded(_run_export)(schedule, fmt, out, glucose, parameters)
+
+
+def _run_export(path: Path, fmt: str, out: Path, glucose: bool, parameters: Path | None) -> None:
+    default_name(fmt)
+    schedule = Schedule.read(path)
+    written = export_schedule(schedule, persister_model(glucose=glucose),
+                              _parameters(parameters), fmt, out)
+    for file in written:
+        print(file)
 
 
 def run() -> None:

@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -17,7 +18,8 @@ def _run(*args, timeout=600):
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    completed = _run("--budget", "10d", "--json", "--out", str(out))
+    completed = _run("--budget", "10d", "--json", "--out", str(out), "--export", "nonmem",
+                     "--plot", str(out / "figure.png"))
     return completed, out
 
 
@@ -48,7 +50,52 @@ def test_out_directory_holds_schedule_and_trajectories(default_run):
     assert header[:4] == ["day", "S", "P", "R"] and "total_cells" in header
 
 
+def test_export_and_plot_of_the_reported_schedule(default_run):
+    """--export writes the event table of the schedule the report gives; --plot a PNG that
+    carries the run's provenance."""
+    import pandas as pd
+    from PIL import Image
+
+    completed, out = default_run
+    report = json.loads(completed.stdout)
+    events = pd.read_csv(out / "events.csv")
+    doses = events[(events["EVID"] == 1) & (events["AMT"] == 25)]
+    days = sorted(float(t + k * ii) for t, ii, addl in zip(doses["TIME"], doses["II"],
+                                                           doses["ADDL"], strict=True)
+                  for k in range(int(addl) + 1))
+    assert days == report["igf1r_days"]
+    with Image.open(out / "figure.png") as image:
+        assert image.format == "PNG" and image.size == (800, 600)
+        assert "--budget 10d" in image.text["command"]
+    assert "exported nonmem" in completed.stderr and "figure written to" in completed.stderr
+
+
+def test_pareto_front_figure(tmp_path):
+    from PIL import Image
+
+    completed = _run("--budget", "10d", "--pareto", "--trials", "3", "--runs-dir",
+                     str(tmp_path), "--plot", str(tmp_path / "front.png"))
+    assert completed.returncode == 0, completed.stderr
+    with Image.open(tmp_path / "front.png") as image:
+        assert image.size == (700, 500) and "pareto" in image.text["command"]
+
+
+def test_export_command_writes_the_format_asked(tmp_path):
+    completed = _run("export", "--schedule", str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"),
+                     "--format", "physicell", "--out", str(tmp_path / "pc"))
+    assert completed.returncode == 0, completed.stderr
+    listed = sorted(Path(line).name for line in completed.stdout.split())
+    assert listed == ["igf1r_inhibitor_dose_schedule.csv", "osimertinib_dose_schedule.csv",
+                      "physipkpd_dosing.xml"]
+    first_igf1r_rows = (tmp_path / "pc" / "igf1r_inhibitor_dose_schedule.csv").read_text()
+    assert first_igf1r_rows.splitlines()[:2] == ["0,25", "1440,25"]
+
+
 @pytest.mark.parametrize(("args", "message"), [
+    (["--export", "xlsx"], "unknown export format 'xlsx'; choose one of json, nonmem"),
+    (["export", "--schedule", str(ARMS / "vehicle.json"), "--format", "csv", "--out", "x"],
+     "unknown export format 'csv'"),
+    (["experiment", "nosuch"], "unknown experiment 'nosuch'; known: paper_arms"),
     (["--budget", "ten"], "budget 'ten' is not understood"),
     (["--budget", "-3d"], "negative"),
     (["--budget", "10x"], "unknown unit"),

@@ -3,7 +3,8 @@
 Absolute seconds depend on the machine, so the targets of the issue are checked as ratios
 against a baseline measured in the same process on the same problem: SLSQP with
 finite-difference gradients over the 40 daily IGF-1R dose fractions, each objective evaluated
-by the repo's independent scipy simulator (``optimiser.simulate``). Both optima are then
+by the repo's independent scipy simulator (``optimiser.simulate``); the baseline itself lives in
+``optimiser.baseline``, shared with ``experiments/method_comparison.py``. Both optima are then
 re-simulated with that simulator at its default (tight) tolerances, so the objectives compare
 like with like and not each method's own discretisation.
 
@@ -22,15 +23,13 @@ import argparse
 import json
 import statistics
 import time
-from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.optimize import minimize
 
+from optimiser.baseline import BASELINE_RTOL, run_baseline, simulated_objective
 from optimiser.collocation import CollocationSolver, Solution
 from optimiser.defaults import persister_problem
 from optimiser.problem import ControlProblem
-from optimiser.simulate import RTOL, simulate
 
 BUDGET = "days-on budget"
 BASE_BUDGET = 10.0
@@ -38,74 +37,6 @@ WARM_TARGET_SECONDS = 0.3
 SPEEDUP_TARGET = 20.0
 OBJECTIVE_TOLERANCE = 1e-6  # log10 units: "equal" objective
 BUDGET_TOLERANCE = 1e-6  # days: a profile using more than budget + this is infeasible
-BASELINE_RTOL = 1e-8  # the baseline's simulations; re-evaluation uses the module default
-FD_STEP = 1e-6  # SLSQP's absolute finite-difference step, above the rtol-1e-8 integration noise
-
-
-@dataclass
-class Baseline:
-    """Result of the SLSQP run."""
-
-    u_window: np.ndarray
-    seconds: float
-    objective: float  # as seen by SLSQP (rtol BASELINE_RTOL)
-    simulations: int
-    iterations: int
-    message: str
-    success: bool
-    stopped_by_time: bool
-    history: list[float] = field(default_factory=list)
-
-
-def simulated_objective(problem: ControlProblem, free: np.ndarray, rtol: float = RTOL) -> float:
-    """Objective of one IGF-1R profile (all N intervals) by the independent scipy simulator."""
-    name = problem.free_names[0]
-    model = problem.model
-    p_vector = model.parameter_vector(problem.parameters)
-    schedule = problem.schedule({name: np.asarray(free, dtype=float)})
-    return simulate(model, p_vector, schedule, rtol=rtol).final_output(problem.objective)
-
-
-def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
-                 time_limit: float) -> Baseline:
-    """SLSQP over the in-window fractions, finite-difference gradients, budget as inequality."""
-    mask = problem.window_mask(problem.free_names[0])
-    limit = next(c.limit for c in problem.constraints if c.name == BUDGET)
-    step = problem.grid_step
-    calls = 0
-    history: list[float] = []
-
-    def full(u: np.ndarray) -> np.ndarray:
-        free = np.zeros(problem.n_intervals)
-        free[mask] = np.clip(u, 0.0, 1.0)
-        return free
-
-    def objective(u: np.ndarray) -> float:
-        nonlocal calls
-        calls += 1
-        return simulated_objective(problem, full(u), rtol=BASELINE_RTOL)
-
-    started = time.perf_counter()
-    stopped_by_time = False
-
-    def callback(intermediate_result) -> None:
-        nonlocal stopped_by_time
-        history.append(float(intermediate_result.fun))
-        if time.perf_counter() - started > time_limit:
-            stopped_by_time = True
-            raise StopIteration
-
-    n = int(mask.sum())
-    budget = {"type": "ineq", "fun": lambda u: limit - step * float(np.sum(u)),
-              "jac": lambda u: np.full((1, n), -step)}
-    result = minimize(objective, start[mask], method="SLSQP", bounds=[(0.0, 1.0)] * n,
-                      constraints=[budget], callback=callback,
-                      options={"maxiter": maxiter, "ftol": 1e-6, "eps": FD_STEP})
-    seconds = time.perf_counter() - started
-    return Baseline(u_window=np.clip(result.x, 0.0, 1.0), seconds=seconds,
-                    objective=float(result.fun), simulations=calls, iterations=int(result.nit),
-                    message=str(result.message), success=bool(result.success),
-                    stopped_by_time=stopped_by_time, history=history)
 
 
 def timed(function, *args, **kwargs):

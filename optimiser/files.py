@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import secrets
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,11 +15,11 @@ def atomic_output(path: Path) -> Iterator[Path]:
     without an error, removed otherwise (a rename within one directory is atomic)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.",
-                                             suffix=".tmp")
-    os.close(descriptor)
+    # Created like open() would (mode 0666 less the umask), not mkstemp's private 0600.
+    temporary = path.parent / f".{path.name}.{secrets.token_hex(6)}.tmp"
+    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666))
     try:
-        yield Path(temporary)
+        yield temporary
         os.replace(temporary, path)
     finally:
         with contextlib.suppress(FileNotFoundError):

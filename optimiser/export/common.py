@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 from collections.abc import Mapping
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -100,21 +99,14 @@ def write_files(files: Mapping[Path, str]) -> list[Path]:
         if target.is_dir():
             raise ExportError(f"cannot write {str(target)!r}: it is a directory; remove it or "
                               "choose another --out")
-    mode = 0o666 & ~_umask()  # what open() would give; the temporary files start private
     try:
         with contextlib.ExitStack() as stack:
             for target, text in files.items():
                 temporary = stack.enter_context(atomic_output(target))
                 temporary.write_text(text, encoding="utf-8", newline="")
-                temporary.chmod(mode)
     except OSError as error:
         where = error.filename2 or error.filename or "the output"
         raise ExportError(f"cannot write {str(where)!r} ({error.strerror or error}); choose a "
                           "writable --out") from None
     return list(files)
 
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

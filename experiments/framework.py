@@ -1,0 +1,185 @@
+"""What every experiment shares: its settings, the record of what it produced, the provenance
+stamped on each output, and the one writer of ``<name>.csv``, ``<name>.md`` and ``<name>.png``.
+
+An experiment module defines ``run(settings, step) -> ExperimentOutput`` and an ``EXPERIMENT``
+record; it computes and draws, and never writes files itself, so every output carries the same
+provenance in the same form: ``# key: value`` lines heading the CSV (``pd.read_csv(path,
+comment="#")`` skips them), a footer of the Markdown file and text chunks of the PNG.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Protocol
+
+import numpy as np
+import pandas as pd
+
+from models.parameters import ParameterSet
+from models.persister import default_parameters
+from models.schedule import Schedule
+from optimiser.defaults import persister_problem
+from optimiser.files import write_text_atomic
+from optimiser.pipeline import provenance_record
+from optimiser.plots import require, save_figure
+from optimiser.problem import ControlProblem
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.figure import Figure
+
+RESULTS_DIR = Path(__file__).resolve().parent / "results"
+# Versions beyond provenance_record's: the experiments also depend on these.
+EXTRA_PACKAGES = ("optuna", "pandas", "matplotlib")
+
+
+@dataclass(frozen=True)
+class ExperimentSettings:
+    """``reduced`` runs a small version (for tests); ``command`` is recorded as provenance."""
+
+    reduced: bool = False
+    seed: int = 0
+    out_dir: Path = RESULTS_DIR
+    parameters: ParameterSet = field(default_factory=default_parameters)
+    command: str = ""
+
+
+class Step(Protocol):
+    """An experiment's progress: ``done`` of ``total`` units of its work, and what it did."""
+
+    def __call__(self, done: int, total: int, message: str) -> None: ...
+
+
+class Progress(Protocol):
+    """Progress of a whole run, per experiment (the CLI draws one bar per experiment)."""
+
+    def __call__(self, experiment: str, done: int, total: int, message: str) -> None: ...
+
+
+@dataclass
+class ExperimentOutput:
+    """What an experiment found. ``data`` is the CSV; ``table`` the Markdown table (default:
+    ``data``, when that is too long to read); ``findings`` the "what it shows" paragraph;
+    ``settings`` what the run used (budgets, trial counts, integrator), added to provenance;
+    ``formats`` format specs of table columns (default ``.4g``)."""
+
+    data: pd.DataFrame
+    figure: Figure
+    findings: str
+    table: pd.DataFrame | None = None
+    settings: dict[str, Any] = field(default_factory=dict)
+    formats: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    title: str
+    run: Callable[[ExperimentSettings, Step], ExperimentOutput]
+
+
+def provenance(experiment: Experiment, settings: ExperimentSettings,
+               output: ExperimentOutput) -> dict[str, str]:
+    """Flat ``key: value`` strings; no dates or run times, so reruns that compute the same
+    numbers write the same provenance."""
+    problem = persister_problem(parameters=settings.parameters)
+    record = provenance_record(problem, settings.command)
+    for package in EXTRA_PACKAGES:
+        try:
+            record["versions"][package] = version(package)
+        except PackageNotFoundError:
+            record["versions"][package] = "not installed"
+    record.update(experiment=experiment.name, seed=settings.seed, reduced=settings.reduced)
+    flat = {}
+    for key, value in sorted(record.items()):
+        if isinstance(value, Mapping):
+            flat.update({f"{key}.{k}": str(v) for k, v in sorted(value.items())})
+        else:
+            flat[key] = str(value)
+    flat.update({f"setting.{k}": _text(v) for k, v in output.settings.items()})
+    return flat
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, (list, tuple, range)):
+        return ", ".join(_text(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def markdown_table(table: pd.DataFrame, formats: Mapping[str, str]) -> str:
+    """The table as Markdown (pandas/tabulate), floats formatted per column."""
+    require("tabulate")
+    shown = table.copy()
+    for column in shown.columns:
+        if pd.api.types.is_float_dtype(shown[column]):
+            spec = formats.get(column, ".4g")
+            shown[column] = [("" if pd.isna(v) else format(v, spec)) for v in shown[column]]
+    return shown.to_markdown(index=False, disable_numparse=True)
+
+
+def write_outputs(experiment: Experiment, settings: ExperimentSettings,
+                  output: ExperimentOutput, seconds: float) -> list[Path]:
+    """Write ``<name>.csv``, ``<name>.md`` and ``<name>.png`` under ``settings.out_dir``, each
+    atomically and with the same provenance; return the three paths."""
+    stamp = provenance(experiment, settings, output)
+    out = Path(settings.out_dir)
+    csv, md, png = (out / f"{experiment.name}.{suffix}" for suffix in ("csv", "md", "png"))
+    header = "".join(f"# {key}: {value}\n" for key, value in stamp.items())
+    write_text_atomic(csv, header + output.data.to_csv(index=False))
+    table = output.table if output.table is not None else output.data
+    footer = "\n".join(f"- {key}: `{value}`" for key, value in stamp.items())
+    write_text_atomic(md, (
+        f"# {experiment.title}\n\n"
+        f"{markdown_table(table, output.formats)}\n\n"
+        f"## What it shows\n\n{output.findings}\n\n"
+        f"![{experiment.title}]({png.name})\n\n"
+        f"Data: [{csv.name}]({csv.name}). Wall time of this run: {seconds:.0f} s.\n\n"
+        f"## Provenance\n\n{footer}\n"))
+    save_figure(output.figure, png, {"Title": experiment.title, **stamp})
+    return [csv, md, png]
+
+
+def read_provenance(csv: Path) -> dict[str, str]:
+    """The ``# key: value`` lines heading a CSV written by ``write_outputs``."""
+    stamp = {}
+    with open(csv) as handle:
+        for line in handle:
+            if not line.startswith("# "):
+                break
+            key, _, value = line[2:].rstrip("\n").partition(": ")
+            stamp[key] = value
+    return stamp
+
+
+def compact_days(days: Iterable[float]) -> str:
+    """Dosing days as runs, inclusive: [0, 1, 2, 3, 4, 8, 22] -> "0-4,8,22"; none -> "none"."""
+    runs: list[list[int]] = []
+    for day in sorted(round(float(d)) for d in days):
+        if runs and day == runs[-1][1] + 1:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs) or "none"
+
+
+def expand_days(text: str) -> list[int]:
+    """Inverse of ``compact_days``."""
+    if text.strip() == "none":
+        return []
+    days = []
+    for part in text.split(","):
+        match = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
+        if match is None:
+            raise ValueError(f"cannot read dosing days {text!r}; expected e.g. '0-4,8,22'")
+        first, last = int(match[1]), int(match[2] or match[1])
+        days.extend(range(first, last + 1))
+    return days
+
+
+def free_profile(problem: ControlProblem, schedule: Schedule) -> np.ndarray:
+    """Dose fractions of the problem's (single) free control in ``schedule``, per interval."""
+    (name,) = problem.free_names
+    return schedule.fractions(problem.model)[problem.model.control_names.index(name)]

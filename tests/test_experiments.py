@@ -1,0 +1,367 @@
+"""The experiments, run reduced, checked against independent computations; and the committed
+full results in experiments/results checked against the code that claims to produce them."""
+
+import functools
+
+import casadi
+import numpy as np
+import pandas as pd
+import pytest
+from PIL import Image
+
+from experiments import budget_sweep, method_comparison, timing_map
+from experiments.framework import (
+    RESULTS_DIR,
+    ExperimentSettings,
+    compact_days,
+    expand_days,
+    read_provenance,
+)
+from experiments.registry import EXPERIMENTS, UnknownExperimentError, run_experiments
+from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
+from models.schedule import Schedule
+from optimiser.baseline import simulated_objective
+from optimiser.defaults import persister_problem
+from optimiser.pipeline import solver_for
+from optimiser.simulate import simulate
+
+from .conftest import ARMS
+
+COMMAND = "pytest tests/test_experiments.py"
+SEED = 3  # not the default, so provenance must come from the settings
+REGENERATE = "committed results are stale: regenerate them with `optimise experiment all`"
+
+
+@pytest.fixture(scope="module")
+def reduced(tmp_path_factory):
+    out = tmp_path_factory.mktemp("results")
+    calls = []
+    settings = ExperimentSettings(reduced=True, seed=SEED, out_dir=out, command=COMMAND)
+    paths = run_experiments("all", settings, lambda *call: calls.append(call))
+    return out, paths, calls
+
+
+def _csv(directory, name):
+    return pd.read_csv(directory / f"{name}.csv", comment="#")
+
+
+def _markdown_table(path) -> pd.DataFrame:
+    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
+    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+    return pd.DataFrame(cells[2:], columns=cells[0])
+
+
+def _profile(days, n=100):
+    w = np.zeros(n)
+    w[list(days)] = 1.0
+    return w
+
+
+@functools.cache
+def _problem():
+    return persister_problem(budget_days=40.0)
+
+
+def _resimulated(days):
+    """log10 residual cells at day 100 of an on/off IGF-1R schedule by scipy Radau."""
+    return simulated_objective(_problem(), _profile(days))
+
+
+def _arm_log10_final(stem):
+    model = persister_model()
+    schedule = Schedule.read(ARMS / f"{stem}.json")
+    trajectory = simulate(model, model.parameter_vector(default_parameters()), schedule)
+    return trajectory, schedule
+
+
+# -- the framework ---------------------------------------------------------------------------------
+
+def test_all_writes_csv_md_png_per_registered_experiment_and_nothing_else(reduced):
+    out, paths, _ = reduced
+    expected = [out / f"{name}.{suffix}" for name in EXPERIMENTS
+                for suffix in ("csv", "md", "png")]
+    assert paths == expected
+    assert sorted(out.iterdir()) == sorted(expected)  # no temporary files left behind
+
+
+def test_every_output_carries_the_same_provenance(reduced):
+    out, _, _ = reduced
+    for name in EXPERIMENTS:
+        stamp = read_provenance(out / f"{name}.csv")
+        assert stamp["experiment"] == name
+        assert stamp["seed"] == str(SEED)
+        assert stamp["command"] == COMMAND
+        assert stamp["reduced"] == "True"
+        assert stamp["parameter_set"] == default_parameters().name
+        assert stamp["parameter_hash"] == default_parameters().digest
+        assert stamp["model_hash"] == persister_model().structure_key
+        assert stamp["versions.casadi"] == casadi.__version__
+        data = _csv(out, name)
+        assert len(data) > 0 and not any(c.startswith("Unnamed") for c in data.columns)
+        markdown = (out / f"{name}.md").read_text()
+        assert markdown.startswith(f"# {EXPERIMENTS[name].title}\n")
+        assert "## What it shows" in markdown
+        for key, value in stamp.items():
+            assert f"- {key}: `{value}`" in markdown
+        with Image.open(out / f"{name}.png") as image:
+            assert image.format == "PNG"
+            assert {k: image.text[k] for k in stamp} == stamp
+            assert "Software" not in image.text
+
+
+def test_progress_reaches_the_total_of_every_experiment(reduced):
+    _, _, calls = reduced
+    assert [c[0] for c in calls if c[3] == "starting"] == list(EXPERIMENTS)
+    for name in EXPERIMENTS:
+        mine = [c for c in calls if c[0] == name]
+        done = [c[1] for c in mine[1:]]
+        assert done == sorted(done) and len(mine) >= 3
+        assert mine[-1][1] == mine[-1][2] and mine[-1][3].startswith("done")
+
+
+def test_unknown_name_is_refused_before_anything_runs(tmp_path):
+    settings = ExperimentSettings(reduced=True, out_dir=tmp_path)
+    with pytest.raises(UnknownExperimentError) as error:
+        run_experiments(["paper_arms", "no_such_thing"], settings)
+    message = str(error.value)
+    assert isinstance(error.value, ValueError) and "\n" not in message
+    assert "'no_such_thing'" in message and all(name in message for name in EXPERIMENTS)
+    assert not any(tmp_path.iterdir())
+
+
+def test_compact_days_round_trips():
+    rng = np.random.default_rng(0)
+    assert compact_days([0, 1, 2, 3, 4, 8, 22]) == "0-4,8,22"
+    assert compact_days([]) == "none" and expand_days("none") == []
+    for _ in range(200):
+        days = sorted(set(rng.integers(0, 40, rng.integers(0, 20)).tolist()))
+        assert expand_days(compact_days(days)) == days
+    with pytest.raises(ValueError, match="cannot read"):
+        expand_days("0-4;8")
+
+
+# -- paper arms ------------------------------------------------------------------------------------
+
+def test_paper_arms_match_a_direct_simulation(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "paper_arms").set_index("arm")
+    assert set(data.index) == {path.stem for path in ARMS.glob("*.json")}
+    problem = _problem()
+    solver = solver_for(problem)
+    igf1r = problem.model.control_names.index(IGF1R_INHIBITOR)
+    for arm, row in data.iterrows():
+        trajectory, schedule = _arm_log10_final(arm)
+        total = trajectory.output("total_cells")
+        assert row["final_cells"] == pytest.approx(total[-1], rel=1e-9)
+        assert row["minimum_cells"] == pytest.approx(total.min(), rel=1e-9)
+        assert row["eradicated"] == bool(total.min() < 1.0)
+        assert row["final_resistant_cells"] == pytest.approx(trajectory.states["R"][-1],
+                                                             rel=1e-9)
+        assert isinstance(row["expected_outcome_science_brief"], str)
+        if schedule.dosing_days("osimertinib") == list(range(40)):
+            # the arms the optimiser's problem covers: also agree with CVODES
+            free = schedule.fractions(problem.model)[[igf1r]]
+            assert row["log10_final_cells"] == pytest.approx(
+                solver.objective_of(problem, free), abs=1e-3)
+
+
+# -- budget sweep ----------------------------------------------------------------------------------
+
+def test_budget_sweep_schedules_keep_their_budget_and_resimulate_to_their_objective(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "budget_sweep")
+    assert tuple(data["budget_days"]) == budget_sweep.REDUCED_BUDGETS
+    for _, row in data.iterrows():
+        days = expand_days(row["igf1r_days"])
+        assert row["days_used"] == len(days) <= row["budget_days"]
+        assert all(0 <= d < 40 for d in days)
+        assert row["gap_decades"] >= -1e-6
+        assert row["gap_decades"] == pytest.approx(
+            row["log10_residual_cells"] - row["lower_bound_log10_cells"], abs=1e-12)
+        resimulated = _resimulated(days)
+        assert resimulated == pytest.approx(row["log10_residual_cells"], abs=1e-3)
+        assert resimulated == pytest.approx(row["check_log10_residual_cells"], abs=1e-9)
+        assert row["check_passed"]
+        bound = row["lower_bound_log10_cells"]
+        for column in ("first_days_log10_residual_cells", "best_block_log10_residual_cells"):
+            assert row[column] >= bound - 1e-6
+        assert row["best_block_log10_residual_cells"] <= (
+            row["first_days_log10_residual_cells"] + 1e-3)
+        start, budget = int(row["best_block_start_day"]), int(row["budget_days"])
+        assert _resimulated(range(start, start + budget)) == pytest.approx(
+            row["best_block_log10_residual_cells"], abs=1e-3)
+
+
+def test_budget_sweep_ends_are_osimertinib_alone_and_the_continuous_arm(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "budget_sweep").set_index("budget_days")
+    alone, _ = _arm_log10_final("osimertinib_alone")
+    assert data.loc[0, "igf1r_days"] == "none"
+    assert data.loc[0, "log10_residual_cells"] == pytest.approx(
+        alone.final_output("log10_total_cells"), abs=1e-3)
+    assert 0 <= data.loc[0, "gap_decades"] <= 2e-4  # the bound's penalty allowance only
+    continuous, _ = _arm_log10_final("osimertinib_plus_igf1r_continuous")
+    assert data.loc[40, "first_days_log10_residual_cells"] == pytest.approx(
+        continuous.final_output("log10_total_cells"), abs=1e-3)
+
+
+# -- timing map ------------------------------------------------------------------------------------
+
+def test_timing_map_cells_agree_with_scipy_and_best_start_is_the_argmin(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "timing_map")
+    lengths = timing_map.REDUCED_LENGTHS
+    assert len(data) == sum(41 - length for length in lengths)
+    assert (data["start_day"] + data["length_days"] <= 40).all()
+    cells = data.set_index(["length_days", "start_day"])["log10_residual_cells"]
+    table = _markdown_table(out / "timing_map.md").astype(float).set_index("length_days")
+    for length in lengths:
+        row = table.loc[length]
+        values = cells.loc[length]
+        assert row["best_start_day"] == values.idxmin()
+        assert row["worst_start_day"] == values.idxmax()
+        assert row["spread_decades"] == pytest.approx(values.max() - values.min(), abs=1e-4)
+        assert row["day0_log10_residual_cells"] == pytest.approx(values.loc[0], abs=1e-4)
+        for start in {0, int(values.idxmin()), int(values.index.max())}:
+            assert _resimulated(range(start, start + length)) == pytest.approx(
+                values.loc[start], abs=1e-3)
+
+
+# -- method comparison -----------------------------------------------------------------------------
+
+def test_method_comparison_rows_are_bounded_and_resimulate(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "method_comparison")
+    size = method_comparison.REDUCED
+    problem = persister_problem(budget_days=size.budget_days)
+    bound = solver_for(problem).solve(problem).lower_bound
+    assert np.allclose(data["log10_residual_cells"] - data["gap_decades"], bound, atol=1e-6)
+    integer = data[data["integer"] == "yes"]
+    assert len(integer) == 4 and len(data) == 6
+    for _, row in integer.iterrows():
+        days = expand_days(row["igf1r_days"])
+        assert row["log10_residual_cells"] >= bound - 1e-6
+        assert len(days) == row["igf1r_exposure_days"] <= size.budget_days
+        assert _resimulated(days) == pytest.approx(
+            row["log10_residual_cells"], abs=1e-9)
+    searches = data[data["evaluation_kind"] == "trials"]
+    assert len(searches) == 3 and (searches["evaluations"] == size.trials).all()
+    relaxed, slsqp = data.iloc[0], data.iloc[-1]
+    assert 0 <= relaxed["gap_decades"] < 1e-3  # the relaxed optimum, re-simulated
+    assert slsqp["igf1r_exposure_days"] <= size.budget_days + 1e-6
+    assert slsqp["log10_residual_cells"] >= bound - 1e-3
+
+
+def test_method_comparison_search_is_reproducible_for_its_seed(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "method_comparison").set_index("method")
+    size = method_comparison.REDUCED
+    mode, label = method_comparison.SEARCHES[0]
+    again = method_comparison._search(persister_problem(budget_days=size.budget_days), mode,
+                                      size.trials, SEED)
+    assert compact_days(np.flatnonzero(again.profile)) == data.loc[label, "igf1r_days"]
+
+
+# -- the committed results -------------------------------------------------------------------------
+
+def _committed(name):
+    """The committed full-run table of ``name``, after checking it was made from this model and
+    these parameters."""
+    csv = RESULTS_DIR / f"{name}.csv"
+    for suffix in ("csv", "md", "png"):
+        assert (RESULTS_DIR / f"{name}.{suffix}").exists(), REGENERATE
+    stamp = read_provenance(csv)
+    assert stamp["reduced"] == "False" and stamp["experiment"] == name
+    assert stamp["parameter_hash"] == default_parameters().digest, REGENERATE
+    assert stamp["model_hash"] == persister_model().structure_key, REGENERATE
+    return pd.read_csv(csv, comment="#")
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_registered_experiment_has_committed_full_results(name):
+    assert len(_committed(name)) > 0
+
+
+def test_committed_budget_sweep_resimulates():
+    data = _committed("budget_sweep").set_index("budget_days")
+    assert tuple(data.index) == budget_sweep.FULL_BUDGETS
+    for budget in (0, 10, 40):
+        row = data.loc[budget]
+        days = expand_days(row["igf1r_days"])
+        assert len(days) <= budget and row["check_passed"]
+        assert _resimulated(days) == pytest.approx(row["log10_residual_cells"], abs=1e-3)
+
+
+def test_committed_paper_arms_resimulate():
+    for _, row in _committed("paper_arms").iterrows():
+        trajectory, _ = _arm_log10_final(row["arm"])
+        assert row["log10_final_cells"] == pytest.approx(
+            trajectory.final_output("log10_total_cells"), abs=1e-3)
+
+
+def test_committed_timing_map_resimulates():
+    data = _committed("timing_map")
+    assert len(data) == sum(41 - length for length in timing_map.FULL_LENGTHS)
+    ten = data[data["length_days"] == 10].set_index("start_day")["log10_residual_cells"]
+    for start in (0, int(ten.idxmin())):
+        assert _resimulated(range(start, start + 10)) == pytest.approx(ten.loc[start], abs=1e-3)
+
+
+def test_committed_method_comparison_resimulates():
+    data = _committed("method_comparison")
+    budget = method_comparison.FULL.budget_days
+    for _, row in data[data["integer"] == "yes"].iterrows():
+        days = expand_days(row["igf1r_days"])
+        assert len(days) <= budget
+        assert _resimulated(days) == pytest.approx(row["log10_residual_cells"], abs=1e-3)
+
+
+# -- robustness ------------------------------------------------------------------------------------
+
+def test_robustness_summary_and_draws_agree_with_scipy(reduced):
+    out, _, _ = reduced
+    from dataclasses import replace
+
+    from experiments import robustness
+    from models.ensemble import default_ensemble
+
+    data = _csv(out, "robustness")
+    table = _markdown_table(out / "robustness.md").set_index("schedule")
+    sizes = robustness.REDUCED
+    assert set(data["schedule"]) == set(table.index)
+    assert {f"robust {mode} (N={sizes['robust_samples']})" for mode in ("mean", "worst")} <= set(
+        table.index)
+    assert (table.loc[[s for s in table.index if s.startswith("robust")], "in_sample_check"]
+            == "passed").all()
+    for label, group in data.groupby("schedule"):
+        assert len(group) == sizes["ensemble"]
+        median = group["log10_residual_cells"].median()
+        assert float(table.loc[label, "median_log10_residual_cells"]) == pytest.approx(
+            median, abs=1e-3)
+        assert float(table.loc[label, "fraction_eradicated"]) == pytest.approx(
+            (group["minimum_cells"] < 1).mean(), abs=0.005)
+    # The evaluation draws are the ensemble's draws for seed + 1: re-simulate two with scipy.
+    draws = default_ensemble().sample(default_parameters(), sizes["ensemble"], SEED + 1)
+    paper = data[data["schedule"] == "paper days 0-9"].set_index("draw")
+    for j in (0, sizes["ensemble"] - 1):
+        assert paper.loc[j, "parameter_hash"] == draws[j].digest
+        problem = replace(_problem(), parameters=draws[j])
+        assert simulated_objective(problem, _profile(range(10))) == pytest.approx(
+            paper.loc[j, "log10_residual_cells"], abs=1e-3)
+
+
+def test_committed_robustness_resimulates():
+    from dataclasses import replace
+
+    from experiments import robustness
+    from models.ensemble import default_ensemble
+
+    data = _committed("robustness")
+    draws = default_ensemble().sample(default_parameters(), robustness.FULL["ensemble"], 1)
+    paper = data[data["schedule"] == "paper days 0-9"].set_index("draw")
+    assert len(paper) == robustness.FULL["ensemble"]
+    j = int(paper["log10_residual_cells"].idxmax())
+    assert paper.loc[j, "parameter_hash"] == draws[j].digest, REGENERATE
+    problem = replace(_problem(), parameters=draws[j])
+    assert simulated_objective(problem, _profile(range(10))) == pytest.approx(
+        paper.loc[j, "log10_residual_cells"], abs=1e-3)

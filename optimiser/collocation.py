@@ -190,7 +190,10 @@ class CollocationSolver:
             # (1.8 s for one scenario, 26 s for eight).
             self._solvers[warm] = ca.nlpsol("relaxed", "ipopt", self._nlp,
                                             {"ipopt": options, "print_time": False,
-                                             "expand": True})
+                                             "expand": True,
+                                             # IPOPT backtracks from trial points where the
+                                             # constraints overflow; the warning is noise.
+                                             "show_eval_warnings": False})
         return self._solvers[warm]
 
     # -- use -------------------------------------------------------------------------------------

@@ -11,12 +11,11 @@ from constraints.budget import DaysOnBudget
 from experiments.framework import Experiment, ExperimentOutput, ExperimentSettings, Step
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, persister_model
 from models.schedule import Schedule
-from optimiser.outcome import outcome
+from optimiser.outcome import DETECTION_LIMIT_CELLS, outcome
 from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure
 from optimiser.simulate import RTOL, simulate
 
 ARMS_DIR = Path(__file__).resolve().parent / "arms"
-DETECTION_LIMIT_CELLS = 1e6  # about 1 mm^3: the science brief's "no regrowth" threshold
 # file stem, label, the brief's expected outcome (its table of arms), in the brief's order
 ARMS = (
     ("vehicle", "vehicle", "grows"),

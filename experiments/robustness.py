@@ -26,12 +26,11 @@ from experiments.framework import (
 from models.ensemble import default_ensemble
 from models.persister import IGF1R_INHIBITOR
 from optimiser.defaults import persister_problem
-from optimiser.outcome import treatment_end
+from optimiser.outcome import DETECTION_LIMIT_CELLS, treatment_end
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 
 BUDGET_DAYS = 10
-DETECTION_LIMIT_CELLS = 1e6
 FULL = {"ensemble": 200, "robust_samples": 8}
 REDUCED = {"ensemble": 12, "robust_samples": 2}
 INTEGRATOR = "CasADi CVODES (BDF, rtol/atol 1e-7), states read daily"

@@ -32,13 +32,13 @@ from models.persister import IGF1R_INHIBITOR, default_parameters, persister_mode
 from models.schedule import Schedule, ScheduleError
 from optimiser.export import ExportError, default_name, export_schedule
 from optimiser.files import write_text_atomic
+from optimiser.outcome import DETECTION_LIMIT_CELLS
 from optimiser.plots import PlotExtraMissing, require
 from optimiser.problem import ProblemError
 from optimiser.search import SearchError, masked
 
 USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
                PathLimitError, SearchError, ExportError, PlotExtraMissing)
-DETECTION_LIMIT = 1e6  # cells, about 1 mm^3: "no regrowth" means staying below it (science brief)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
 app = typer.Typer(add_completion=False, invoke_without_command=True, no_args_is_help=False,
@@ -306,7 +306,7 @@ def _write_extras(outputs: dict, problem, schedule: Schedule, trajectory) -> Non
     if outputs["plot"] is not None:
         plot_schedule(trajectory, schedule, outputs["plot"],
                       title="persister-opt: optimised IGF-1R inhibitor schedule",
-                      detection_limit=DETECTION_LIMIT, metadata=schedule.provenance)
+                      detection_limit=DETECTION_LIMIT_CELLS, metadata=schedule.provenance)
         stderr.print(f"figure written to {outputs['plot']}", markup=False, highlight=False)
 
 
@@ -443,7 +443,7 @@ def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path 
     schedule.fractions(model)  # validates drugs and doses before integrating
     _prepare_out(out)
     trajectory = integrate(model, model.parameter_vector(_parameters(parameters)), schedule)
-    summary = outcome(trajectory, schedule, DETECTION_LIMIT)
+    summary = outcome(trajectory, schedule, DETECTION_LIMIT_CELLS)
     if out is not None:
         _write_outputs(out, schedule, trajectory)
     if as_json:

@@ -11,6 +11,8 @@ import numpy as np
 from models.schedule import Schedule
 from optimiser.simulate import Trajectory
 
+DETECTION_LIMIT_CELLS = 1e6  # about 1 mm^3: "no regrowth" means staying below it (science brief)
+
 
 def treatment_end(schedule: Schedule) -> float:
     """Last day any drug is given (0 for an untreated arm)."""

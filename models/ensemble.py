@@ -10,7 +10,6 @@ seed, which is what the robustness experiment and ``optimise --robust N`` rely o
 from __future__ import annotations
 
 import math
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from importlib.resources import files
@@ -18,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from models.parameters import ParameterError, ParameterSet
+from models.parameters import ParameterError, ParameterSet, read_toml
 
 _MAX_REDRAWS = 1000
 
@@ -38,15 +37,7 @@ class Ensemble:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Ensemble:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ParameterError(f"ensemble file {str(path)!r} does not exist; check the "
-                                 "path") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ParameterError(f"ensemble file {str(path)!r} is not valid TOML ({error}); "
-                                 "fix the syntax") from None
+        data = read_toml(path, "ensemble file")
         raw = data.get("spread")
         if not isinstance(raw, Mapping) or not raw:
             raise ParameterError(f"{path}: no [spread.NAME] tables; each needs gsd and reason")

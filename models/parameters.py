@@ -61,6 +61,24 @@ def convert(value: float, unit: str, to_unit: str, what: str = "value") -> float
                              f"{to_unit!r}") from None
 
 
+
+def read_toml(path: str | Path, what: str) -> dict:
+    """The TOML document at ``path``; a missing, unreadable or malformed file is a
+    ParameterError naming ``what`` it should have been and the fix."""
+    path = Path(path)
+    try:
+        return tomllib.loads(path.read_text())
+    except FileNotFoundError:
+        raise ParameterError(f"{what} {str(path)!r} does not exist; check the path") from None
+    except IsADirectoryError:
+        raise ParameterError(f"{what} {str(path)!r} is a directory; give a TOML file") from None
+    except PermissionError:
+        raise ParameterError(f"{what} {str(path)!r} cannot be read (permission denied); "
+                             "check its permissions") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise ParameterError(f"{what} {str(path)!r} is not valid TOML ({error}); fix the "
+                             "syntax") from None
+
 @dataclass(frozen=True)
 class ParameterValue:
     value: float
@@ -79,16 +97,7 @@ class ParameterSet:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> ParameterSet:
-        path = Path(path)
-        try:
-            data = tomllib.loads(path.read_text())
-        except FileNotFoundError:
-            raise ParameterError(f"parameter file {str(path)!r} does not exist; check the "
-                                 "path") from None
-        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
-            raise ParameterError(f"parameter file {str(path)!r} is not valid TOML ({error}); "
-                                 "fix the syntax") from None
-        return cls.from_mapping(data, origin=str(path))
+        return cls.from_mapping(read_toml(path, "parameter file"), origin=str(path))
 
     @classmethod
     def from_mapping(cls, data: Mapping, origin: str = "<mapping>") -> ParameterSet:

@@ -1,10 +1,12 @@
 """Direct collocation of a ControlProblem in CasADi, compiled once per problem structure.
 
-Each grid interval holds piecewise-constant controls and ``substeps`` Radau IIA steps of degree 3
-(L-stable, so the stiff switching and reversion terms of the log-scaled cell equations are safe).
-Three steps per interval keep the error of the objective below 7e-4 decades against the scipy
-check on the default problem (measured: 2.4e-3 with two steps, 2.1e-4 with four; the error comes
-from the stiff transients when osimertinib starts and stops). The interval equations are one
+Each grid interval holds piecewise-constant controls and one Radau IIA step of degree 5 (stage
+order 5, L-stable, so the stiff switching and reversion terms of the log-scaled cell equations
+are safe). Measured against the scipy check (rtol 1e-10) on five schedules of the default
+problem, the largest error of the objective is 6e-5 decades with one degree-5 step, against
+1.3e-4 with the three degree-3 steps used before, 5.7e-4 with one degree-4 step and 5.4e-4
+with two degree-3 steps; the degree-5 step has 5 collocation points per interval instead of 9,
+which halves the cost of an IPOPT iteration (bench/README.md). The interval equations are one
 CasADi function mapped over all intervals. Values that change between solves (model
 parameters, fixed dose profiles, windows, constraint limits) are NLP parameters or bounds, so a
 new budget or parameter set re-solves without rebuilding.
@@ -16,6 +18,7 @@ relaxed bound compares like with like (same discretisation).
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import casadi as ca
@@ -23,7 +26,6 @@ import numpy as np
 
 from optimiser.problem import ControlProblem
 
-DEGREE = 3
 EXPOSURE_PENALTY = 1e-6  # objective units per day of full dose
 IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_level": 0,
                  "sb": "yes", "mu_strategy": "adaptive",
@@ -37,8 +39,37 @@ WARM_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-3, "warm_start_bou
                 "warm_start_mult_bound_push": 1e-5, "warm_start_slack_bound_push": 1e-5}
 
 
+
+
+# The retry after a failed solve: IPOPT's default monotone barrier from its default mu_init and
+# a larger push off the bounds, slower but steadier than the adaptive strategy.
+SAFE_OPTIONS = {"mu_strategy": "monotone", "mu_init": 0.1, "bound_push": 1e-2,
+                "bound_frac": 1e-2}
+HINTS = {
+    "Infeasible_Problem_Detected": "the limits and rules cannot all be kept; relax them (a "
+                                   "larger budget, a higher limit, fewer rules)",
+    "Restoration_Failed": "IPOPT could not find a point that keeps the limits; relax them, or "
+                          "check that they can be kept at all (e.g. with no drug)",
+    "Maximum_Iterations_Exceeded": "try a coarser --grid or a shorter --horizon, and check the "
+                                   "parameter set for extreme values",
+    "Invalid_Number_Detected": "the model produced NaN or inf; check the parameter set for "
+                               "extreme values",
+}
+DEFAULT_HINT = "re-run with PERSISTER_DEBUG=1 and report it with the command"
+
+
 class SolverError(RuntimeError):
-    """IPOPT failed; the message carries its status and a hint."""
+    """IPOPT failed, also from a safer start; the message carries its status and a hint."""
+
+    def __init__(self, what: str, failed: Solution, attempts: int) -> None:
+        self.status, self.iterations = failed.status, failed.iterations
+        self.hint = HINTS.get(failed.status, DEFAULT_HINT)
+        super().__init__(f"{what} did not converge: IPOPT {failed.status} after "
+                         f"{failed.iterations} iterations ({attempts} attempts, the last from a "
+                         f"safer start); {self.hint}")
+
+    def figures(self) -> dict:
+        return {"status": self.status, "iterations": self.iterations, "hint": self.hint}
 
 
 @dataclass
@@ -77,17 +108,17 @@ def _radau_matrices(degree: int) -> tuple[np.ndarray, np.ndarray]:
 class CollocationSolver:
     """Compiles the NLP of one problem structure; ``solve`` takes any problem of that structure."""
 
-    def __init__(self, problem: ControlProblem, substeps: int = 3) -> None:
+    def __init__(self, problem: ControlProblem, degree: int = 5, substeps: int = 1) -> None:
         started = time.perf_counter()
         self.structure = problem.structure_key()
-        self.substeps = substeps
+        self.degree, self.substeps = degree, substeps
         model = problem.model
         self.nx, self.nu, self.np = model.n_states, len(model.controls), len(model.parameters)
         self.N = N = problem.n_intervals
         self.free_rows = [model.control_names.index(c) for c in problem.free_names]
         self.fixed_rows = [model.control_names.index(c) for c in problem.fixed_names]
         self.n_free, self.n_fixed = len(self.free_rows), len(self.fixed_rows)
-        self.n_collocation = DEGREE * substeps
+        self.n_collocation = degree * substeps
         self._interval = self._interval_function(model, problem.grid_step)
 
         # A robust problem has S scenarios: one state trajectory per parameter set, all under the
@@ -135,14 +166,15 @@ class CollocationSolver:
                "p": ca.vertcat(ca.vec(p), ca.vec(U_fixed)),
                "f": objective + EXPOSURE_PENALTY * exposure, "g": g}
         self._nlp = nlp
-        self._solvers: dict[bool, ca.Function] = {}
+        self._solvers: dict[str, ca.Function] = {}
         self._simulator = self._build_simulator(model, problem.grid_step)
-        self._solver(warm=False)
+        self._batch_simulators: dict[int, ca.Function] = {}
+        self._solver("cold")
         self.build_seconds = time.perf_counter() - started
 
     # -- construction ----------------------------------------------------------------------------
     def _interval_function(self, model, grid_step: float) -> ca.Function:
-        C, D = _radau_matrices(DEGREE)
+        C, D = _radau_matrices(self.degree)
         h = grid_step / self.substeps
         x0 = ca.SX.sym("x0", self.nx)
         Wc = ca.SX.sym("Wc", self.nx, self.n_collocation)
@@ -150,11 +182,11 @@ class CollocationSolver:
         p = ca.SX.sym("p", self.np)
         residuals, x_start = [], x0
         for s in range(self.substeps):
-            points = [x_start] + [Wc[:, s * DEGREE + j] for j in range(DEGREE)]
-            for j in range(1, DEGREE + 1):
-                slope = sum(C[r, j] * points[r] for r in range(DEGREE + 1))
+            points = [x_start] + [Wc[:, s * self.degree + j] for j in range(self.degree)]
+            for j in range(1, self.degree + 1):
+                slope = sum(C[r, j] * points[r] for r in range(self.degree + 1))
                 residuals.append(h * model.f_internal(points[j], u, p) - slope)
-            x_start = sum(D[r] * points[r] for r in range(DEGREE + 1))
+            x_start = sum(D[r] * points[r] for r in range(self.degree + 1))
         return ca.Function("interval", [x0, Wc, u, p], [ca.vertcat(*residuals), x_start],
                            ["x0", "W", "u", "p"], ["residual", "x_end"])
 
@@ -171,7 +203,7 @@ class CollocationSolver:
         mapped over the grid: a fast C-level simulation for initial guesses and for ranking
         integer candidates (their reported objective comes from the NLP discretisation)."""
         x, u, p = ca.MX.sym("x", self.nx), ca.MX.sym("u", self.nu), ca.MX.sym("p", self.np)
-        tau = np.asarray(ca.collocation_points(DEGREE, "radau"))
+        tau = np.asarray(ca.collocation_points(self.degree, "radau"))
         h = grid_step / self.substeps
         times = [h * (s + t) for s in range(self.substeps) for t in tau]
         dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
@@ -181,20 +213,21 @@ class CollocationSolver:
         step = ca.Function("step", [x, u, p], [states[:, -1], states])
         return step.mapaccum("simulate", self.N)
 
-    def _solver(self, warm: bool) -> ca.Function:
-        if warm not in self._solvers:
-            options = dict(IPOPT_OPTIONS, **(WARM_OPTIONS if warm else {}))
+    def _solver(self, start: str) -> ca.Function:
+        """IPOPT for a ``start`` of "cold", "warm" (from a solution) or "safe" (the retry)."""
+        if start not in self._solvers:
+            extra = {"cold": {}, "warm": WARM_OPTIONS, "safe": SAFE_OPTIONS}[start]
             # Expanded to SX: faster solves, and robust. Measured with 4 worst-case scenarios:
             # expanded, 9.2 s build and 43 iterations; unexpanded MX, 1.3 s build but NaN trial
             # points and no convergence in 1000 iterations. The build grows about linearly
             # (1.8 s for one scenario, 26 s for eight).
-            self._solvers[warm] = ca.nlpsol("relaxed", "ipopt", self._nlp,
-                                            {"ipopt": options, "print_time": False,
-                                             "expand": True,
-                                             # IPOPT backtracks from trial points where the
-                                             # constraints overflow; the warning is noise.
-                                             "show_eval_warnings": False})
-        return self._solvers[warm]
+            self._solvers[start] = ca.nlpsol("relaxed", "ipopt", self._nlp,
+                                             {"ipopt": dict(IPOPT_OPTIONS, **extra),
+                                              "print_time": False, "expand": True,
+                                              # IPOPT backtracks from trial points where the
+                                              # constraints overflow; the warning is noise.
+                                              "show_eval_warnings": False})
+        return self._solvers[start]
 
     # -- use -------------------------------------------------------------------------------------
     def _check_structure(self, problem: ControlProblem) -> None:
@@ -208,17 +241,42 @@ class CollocationSolver:
         U[self.fixed_rows] = problem.fixed_profile()
         return U
 
+    def _mapped_simulator(self, count: int) -> ca.Function:
+        """The simulator over ``count`` independent runs. Serial: a "thread" map measured no
+        faster (CVODES runs did not overlap). Creating a map is cheap; one is kept per size."""
+        if count not in self._batch_simulators:
+            self._batch_simulators[count] = self._simulator.map(count)
+        return self._batch_simulators[count]
+
+    def simulate_many(self, problem: ControlProblem,
+                      frees: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """For each free-control profile (n_free x N): states at the grid nodes and collocation
+        states, in the NLP's discretisation and layout (scenarios side by side); one mapped
+        call for the whole batch."""
+        if not frees:
+            return []
+        starts, controls, parameters = [], [], []
+        for free in frees:
+            U = self._controls(problem, free)
+            for p in problem.scenario_vectors:
+                starts.append(np.asarray(problem.model.x0_internal(p)).ravel())
+                controls.append(U)
+                parameters.append(np.tile(p[:, None], self.N))
+        X, W = self._mapped_simulator(len(starts))(np.column_stack(starts), np.hstack(controls),
+                                                   np.hstack(parameters))
+        X = np.asarray(X).reshape(self.nx, self.N, len(starts), order="F")
+        W = np.asarray(W).reshape(self.nx, -1, len(starts), order="F")
+        runs = []
+        for first in range(0, len(starts), self.S):
+            scenarios = range(first, first + self.S)
+            runs.append((np.hstack([np.hstack([starts[r][:, None], X[:, :, r]])
+                                    for r in scenarios]),
+                         np.hstack([W[:, :, r] for r in scenarios])))
+        return runs
+
     def simulate(self, problem: ControlProblem, free: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """States at the grid nodes and collocation states for free-control fractions
-        ``free`` (n_free x N), in the NLP's discretisation and layout (scenarios side by side)."""
-        U = self._controls(problem, free)
-        nodes, points = [], []
-        for p in problem.scenario_vectors:
-            x0 = np.asarray(problem.model.x0_internal(p)).ravel()
-            X, W = self._simulator(x0, U, np.tile(p[:, None], self.N))
-            nodes.append(np.hstack([x0[:, None], np.asarray(X)]))
-            points.append(np.asarray(W).reshape(self.nx, -1, order="F"))
-        return np.hstack(nodes), np.hstack(points)
+        """``simulate_many`` for one profile."""
+        return self.simulate_many(problem, [free])[0]
 
     def scenario_objectives(self, problem: ControlProblem, X: np.ndarray) -> np.ndarray:
         """The objective output at the horizon of each scenario, from grid-node states ``X``."""
@@ -227,20 +285,33 @@ class CollocationSolver:
         return np.array([float(output(ends[:, s], p))
                          for s, p in enumerate(problem.scenario_vectors)])
 
+    def screen_many(self, problem: ControlProblem,
+                    frees: Sequence[np.ndarray]) -> list[tuple[float, float]]:
+        """For each profile: its objective by simulation, and by how much (relative to its
+        limit) it breaks the worst path limit at the collocation points the NLP constrains
+        (<= 0: kept)."""
+        screened = []
+        for X, W in self.simulate_many(problem, frees):
+            per_point = np.repeat(problem.scenario_vectors.T, W.shape[1] // self.S, axis=1)
+            excess = -np.inf
+            for limit, output in zip(problem.path_limits, self._path_outputs, strict=True):
+                excess = max(excess, limit.excess(np.asarray(output(W, per_point))))
+            screened.append((problem.combine(self.scenario_objectives(problem, X)), excess))
+        return screened
+
     def screen(self, problem: ControlProblem, free: np.ndarray) -> tuple[float, float]:
-        """Objective of ``free`` by simulation, and by how much (relative to its limit) it breaks
-        the worst path limit at the collocation points the NLP constrains (<= 0: kept)."""
-        X, W = self.simulate(problem, free)
-        per_point = np.repeat(problem.scenario_vectors.T, W.shape[1] // self.S, axis=1)
-        excess = -np.inf
-        for limit, output in zip(problem.path_limits, self._path_outputs, strict=True):
-            excess = max(excess, limit.excess(np.asarray(output(W, per_point))))
-        return problem.combine(self.scenario_objectives(problem, X)), excess
+        """``screen_many`` for one profile."""
+        return self.screen_many(problem, [free])[0]
+
+    def objectives_of(self, problem: ControlProblem,
+                      frees: Sequence[np.ndarray]) -> list[float]:
+        """The objective of each profile by simulation, or +inf where a path limit is broken."""
+        return [objective if excess <= 0 else np.inf
+                for objective, excess in self.screen_many(problem, frees)]
 
     def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:
-        """The objective of ``free`` by simulation, or +inf where a path limit is broken."""
-        objective, excess = self.screen(problem, free)
-        return objective if excess <= 0 else np.inf
+        """``objectives_of`` for one profile."""
+        return self.objectives_of(problem, [free])[0]
 
     def free_bounds(self, problem: ControlProblem) -> tuple[np.ndarray, np.ndarray]:
         lower = np.zeros((self.n_free, self.N))
@@ -251,12 +322,27 @@ class CollocationSolver:
             lower[k, mask], upper[k, mask] = control.lower, control.upper
         return lower, upper
 
+    def solve_reliably(self, problem: ControlProblem, what: str, **options) -> Solution:
+        """``solve``; if IPOPT fails, once more from a safer start (the profile at its lower
+        bounds, i.e. no drug, or the fixed profile, with SAFE_OPTIONS); SolverError if that
+        fails too, so no unconverged point is ever taken for an optimum."""
+        first = self.solve(problem, **options)
+        if first.success:
+            return first
+        kept = {k: v for k, v in options.items() if k in ("fix_free", "cap_free")}
+        start = kept.get("fix_free", self.free_bounds(problem)[0])
+        second = self.solve(problem, initial_free=start, safe=True, **kept)
+        if second.success:
+            return second
+        raise SolverError(what, second, attempts=2)
+
     def solve(self, problem: ControlProblem, initial_free: np.ndarray | None = None,
               warm_start: Solution | None = None, fix_free: np.ndarray | None = None,
-              cap_free: np.ndarray | None = None) -> Solution:
+              cap_free: np.ndarray | None = None, safe: bool = False) -> Solution:
         """Relaxed solve; with ``cap_free`` (n_free x N) the free controls stay below it (a
         restricted relaxation, e.g. to chosen pulses); with ``fix_free`` they are fixed and the
-        solve returns the states and objective of that profile."""
+        solve returns the states and objective of that profile; ``safe`` uses SAFE_OPTIONS.
+        The Solution says whether IPOPT converged; ``solve_reliably`` acts on it."""
         self._check_structure(problem)
         started = time.perf_counter()
         lower, upper = self.free_bounds(problem)
@@ -288,7 +374,7 @@ class CollocationSolver:
             t0 = np.full(n_t, self.scenario_objectives(problem, X).max())
             arguments["x0"] = np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
                                               guess.ravel(order="F"), t0])
-        solver = self._solver(warm=warm_start is not None)
+        solver = self._solver("safe" if safe else "warm" if warm_start is not None else "cold")
         result = solver(**arguments)
         stats = solver.stats()
         primal = np.asarray(result["x"]).ravel()

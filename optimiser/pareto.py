@@ -51,7 +51,7 @@ def pareto_front(problem: ControlProblem, settings: SearchSettings,
     (drug,) = problem.free_names
     solver = solver_for(problem)
     say("solving the relaxed problem")
-    relaxed = solver.solve(problem)
+    relaxed = solver.solve_reliably(problem, "the relaxed solve (lower bound)")
     allowed = problem.window_mask(drug)
     rules = linear_rules(problem, drug)
     longest = max_on(problem, drug, rules, max(levels))
@@ -61,22 +61,25 @@ def pareto_front(problem: ControlProblem, settings: SearchSettings,
     def bound_at(exposure: float) -> Solution:
         """The relaxed optimum with the days-on budget set to ``exposure`` (warm re-solve)."""
         if exposure not in bounds:
-            bounds[exposure] = solver.solve(problem.with_limits(**{budget.name: exposure}),
-                                            warm_start=relaxed)
+            bounds[exposure] = solver.solve_reliably(
+                problem.with_limits(**{budget.name: exposure}),
+                f"the relaxed solve at an exposure of {exposure:g} d", warm_start=relaxed)
         return bounds[exposure]
 
     say("scoring single pulses of every length")
     seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules, levels)]
     for length in range(1, longest):  # the best single pulse of every shorter length
         blocks = [max(levels) * block for block in contiguous_blocks(allowed, length)]
-        seeds.append(min(blocks, key=lambda w: solver.objective_of(problem, w[None, :])))
+        values = solver.objectives_of(problem, [w[None, :] for w in blocks])
+        seeds.append(blocks[int(np.argmin(values))])
     outcome = run_study(problem, settings, levels, seeds=tuple(seeds), progress=say)
     provenance = provenance_record(problem, command, settings.seed)
     points = []
     for trial in outcome.front():
         say(f"checking the front: trial {trial.number}")
         doses = np.asarray(trial.user_attrs["result"]["doses"])[None, :]
-        fixed = solver.solve(problem, initial_free=doses, fix_free=doses)
+        fixed = solver.solve_reliably(problem, f"the scoring solve of trial {trial.number}",
+                                      initial_free=doses, fix_free=doses)
         bound = None if budget is None else bound_at(float(trial.values[1])).lower_bound
         schedule = problem.schedule({drug: doses[0]}, **provenance)
         points.append(FrontPoint(float(trial.values[1]), fixed.objective, bound,

@@ -141,23 +141,26 @@ def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
     return blocks
 
 
-def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, allowed: np.ndarray,
-                 feasible: Callable[[np.ndarray], bool], levels: tuple[float, ...] = (1.0,),
-                 max_shift: int = 3, max_passes: int = 50) -> tuple[np.ndarray, float, int]:
+def shift_search(evaluate: Callable[[list[np.ndarray]], list[float]], start: np.ndarray,
+                 allowed: np.ndarray, feasible: Callable[[np.ndarray], bool],
+                 levels: tuple[float, ...] = (1.0,), max_shift: int = 3,
+                 max_passes: int = 50) -> tuple[np.ndarray, float, int]:
     """Best-improvement search among feasible profiles: move one dosing interval by up to
     ``max_shift`` intervals, change its dose level, or add one where the rules still allow it
     (which lets a search that started short of the budget, e.g. from no drug, fill it).
+    ``evaluate`` scores a batch of profiles (one call per pass, so it can simulate them in
+    one go).
 
     Returns the best profile, its value and the number of evaluations."""
     cache: dict[bytes, float] = {}
 
-    def value(w: np.ndarray) -> float:
-        key = np.round(w, 9).tobytes()
-        if key not in cache:
-            cache[key] = evaluate(w)
-        return cache[key]
+    def values(profiles: list[np.ndarray]) -> list[float]:
+        keys = [np.round(w, 9).tobytes() for w in profiles]
+        new = {key: w for key, w in zip(keys, profiles, strict=True) if key not in cache}
+        cache.update(zip(new, evaluate(list(new.values())), strict=True))
+        return [cache[key] for key in keys]
 
-    best, best_value = start.copy(), value(start)
+    best, best_value = start.copy(), values([start])[0]
     for _ in range(max_passes):
         candidates = []
         for i in np.flatnonzero(best):
@@ -177,7 +180,7 @@ def shift_search(evaluate: Callable[[np.ndarray], float], start: np.ndarray, all
                 w[j] = level
                 candidates.append(w)
         candidates = [w for w in candidates if feasible(w)]
-        scored = [(value(w), k) for k, w in enumerate(candidates)]
+        scored = [(value, k) for k, value in enumerate(values(candidates))]
         if not scored or min(scored)[0] >= best_value - 1e-12:
             break
         best_value, k = min(scored)

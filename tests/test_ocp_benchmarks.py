@@ -17,7 +17,7 @@ NO_PARAMETERS = ParameterSet.from_mapping(
 def _solve(model: Model, horizon: float, intervals: int, objective: str) -> float:
     problem = ControlProblem(model, NO_PARAMETERS, objective, free={"w": (0.0, horizon)},
                              horizon=horizon, grid_step=horizon / intervals)
-    solution = CollocationSolver(problem, substeps=2).solve(problem)
+    solution = CollocationSolver(problem).solve(problem)
     assert solution.success, solution.status
     return solution.objective
 

@@ -50,8 +50,8 @@ def test_shift_search_finds_the_best_single_day():
     start = np.zeros(12)
     start[0] = 1.0
     one_day = lambda w: w.sum() <= 1  # noqa: E731
-    best, value, _ = shift_search(lambda w: abs(np.argmax(w) - 7.0), start, allowed, one_day,
-                                  max_shift=3)
+    best, value, _ = shift_search(lambda ws: [abs(np.argmax(w) - 7.0) for w in ws], start,
+                                  allowed, one_day, max_shift=3)
     assert np.argmax(best) == 7 and value == 0.0
 
 

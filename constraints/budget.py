@@ -35,6 +35,8 @@ def parse_days(text: str, what: str = "budget") -> float:
     if unit not in _UNITS:
         raise BudgetError(f"{what} {text!r} has unknown unit {match['unit']!r}; {_HELP}")
     value = float(match["number"])
+    if not math.isfinite(value):
+        raise BudgetError(f"{what} {text!r} is not a finite number; {_HELP}")
     if value < 0:
         raise BudgetError(f"{what} {text!r} is negative; {_HELP}")
     try:
@@ -64,6 +66,8 @@ def parse_auc_budget(text: str, to_unit: str = "micromolar * hour") -> float:
         raise BudgetError(f"AUC budget {text!r} is not understood (a number and a unit are "
                           f"needed); {_AUC_HELP}")
     value = float(match["number"])
+    if not math.isfinite(value):
+        raise BudgetError(f"AUC budget {text!r} is not a finite number; {_AUC_HELP}")
     if value < 0:
         raise BudgetError(f"AUC budget {text!r} is negative; {_AUC_HELP}")
     try:
@@ -87,7 +91,8 @@ class AucBudget(Constraint):
         for what, value in (("AUC budget", self.limit), ("AUC per reference dose",
                                                           self.auc_per_day)):
             if not (math.isfinite(value) and value >= 0):
-                raise BudgetError(f"{what} must be a finite number >= 0, got {value!r}")
+                raise BudgetError(f"{what} must be a finite number >= 0, got {value!r}; give "
+                                  "0 or more")
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step * self.auc_per_day
@@ -105,7 +110,7 @@ class DaysOnBudget(Constraint):
     def __post_init__(self) -> None:
         if not (math.isfinite(self.limit) and self.limit >= 0):
             raise BudgetError(f"days-on budget must be a finite number of days >= 0, "
-                              f"got {self.limit!r}")
+                              f"got {self.limit!r}; give 0 or more days")
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step

@@ -49,6 +49,19 @@ class OutputLimit:
             raise ModelError(f"{self.name}: model {model.name!r} has no output {self.output!r}; "
                              f"it has {model.output_names}")
 
+    def require_kept_at_start(self, model: Model, parameter_vector: np.ndarray) -> None:
+        """Refuse a limit the initial state already breaks. No dose changes the initial state,
+        so no schedule could keep such a limit, and the solver would only find that out after
+        a long search for a feasible point."""
+        self.validate(model)
+        x0 = model.x0_internal(parameter_vector)
+        value = float(model.output_function(self.output)(x0, parameter_vector))
+        if self.excess(np.array([value])) > 0:
+            raise PathLimitError(f"{self.name} of {self.limit:g} {self.unit} is already exceeded "
+                                 f"at the start ({self.output} is {value:.4g} {self.unit} before "
+                                 f"any dose), so no schedule can keep it; raise the limit above "
+                                 f"{value:.4g} {self.unit}")
+
     def excess(self, values: np.ndarray) -> float:
         """How far the largest sampled value lies beyond the limit and its slack, relative to
         the limit (<= 0: kept; +inf for a non-finite value)."""

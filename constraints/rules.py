@@ -30,7 +30,8 @@ def _whole_intervals(days: float, grid_step: float, what: str) -> int:
 
 def _positive_days(days: float, what: str) -> None:
     if not (math.isfinite(days) and days > 0):
-        raise RuleError(f"{what} must be a positive number of days, got {days!r}")
+        raise RuleError(f"{what} must be a positive number of days, got {days!r}; give at "
+                        "least one grid step, e.g. 3d")
 
 
 @dataclass(frozen=True)
@@ -74,8 +75,10 @@ class MaxRun(_DosingDayRule):
         return self.days
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
-        window = self.intervals(grid_step) + 1
         u = controls[self.drug]
+        # A horizon no longer than the allowed run has no longer window: the whole horizon is
+        # the one window (never above the limit), so usage keeps at least one row.
+        window = min(self.intervals(grid_step) + 1, u.numel())
         starts = range(u.numel() - window + 1)
         return ca.vertcat(*[ca.sum2(u[:, t:t + window]) for t in starts]) * grid_step
 
@@ -114,7 +117,7 @@ class MaxPulses(Constraint):
     def __post_init__(self) -> None:
         if not (math.isfinite(self.limit) and self.limit >= 1 and self.limit == int(self.limit)):
             raise RuleError(f"maximum number of pulses must be a whole number >= 1, got "
-                            f"{self.limit!r}")
+                            f"{self.limit!r}; give 1 or more")
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         u = controls[self.drug]
@@ -137,7 +140,8 @@ class DoseLevels(Constraint):
 
     def __post_init__(self) -> None:
         if not self.levels or not all(math.isfinite(x) and x > 0 for x in self.levels):
-            raise RuleError(f"dose levels must be positive numbers, got {list(self.levels)}")
+            raise RuleError(f"dose levels must be positive numbers, got {list(self.levels)}; "
+                            "give fractions of the reference dose above 0")
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         u = controls[self.drug]

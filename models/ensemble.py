@@ -37,19 +37,22 @@ class Ensemble:
 
     @classmethod
     def from_toml(cls, path: str | Path) -> Ensemble:
+        path = Path(path)  # a str is accepted too (its stem names an unnamed ensemble)
         data = read_toml(path, "ensemble file")
         raw = data.get("spread")
         if not isinstance(raw, Mapping) or not raw:
-            raise ParameterError(f"{path}: no [spread.NAME] tables; each needs gsd and reason")
+            raise ParameterError(f"{path}: no [spread.NAME] tables; add one per uncertain "
+                                 "parameter, each with gsd and reason")
         spreads = {}
         for name, entry in raw.items():
             gsd = entry.get("gsd") if isinstance(entry, Mapping) else None
             if (isinstance(gsd, bool) or not isinstance(gsd, (int, float))
                     or not (math.isfinite(gsd) and gsd > 1)):
                 raise ParameterError(f"{path}: spread of {name!r} needs gsd, a number above 1 "
-                                     f"(got {gsd!r})")
+                                     f"(got {gsd!r}); give e.g. gsd = 1.5")
             if not str(entry.get("reason", "")).strip():
-                raise ParameterError(f"{path}: spread of {name!r} needs a reason")
+                raise ParameterError(f"{path}: spread of {name!r} needs a reason; add "
+                                     "reason = '...' saying why it is this uncertain")
             spreads[name] = Spread(name, float(gsd), str(entry["reason"]))
         meta = data.get("meta", {})
         return cls(str(meta.get("name", path.stem)), spreads, str(meta.get("description", "")))
@@ -57,11 +60,13 @@ class Ensemble:
     def sample(self, base: ParameterSet, n: int, seed: int) -> list[ParameterSet]:
         """``n`` parameter sets drawn around ``base``; the same seed gives the same draws."""
         if n < 1:
-            raise ParameterError(f"an ensemble sample needs at least one draw, got {n}")
+            raise ParameterError(f"an ensemble sample needs at least one draw, got {n}; ask "
+                                 "for 1 or more")
         unknown = sorted(set(self.spreads) - set(base.values))
         if unknown:
             raise ParameterError(f"ensemble {self.name!r} spreads {unknown}, which parameter set "
-                                 f"{base.name!r} does not have")
+                                 f"{base.name!r} does not have; remove those spreads or add "
+                                 "the parameters")
         rng = np.random.default_rng(seed)
         draws = [{} for _ in range(n)]
         for name in sorted(self.spreads):
@@ -70,7 +75,8 @@ class Ensemble:
             upper = value.upper if value.upper is not None else math.inf
             if not (value.value > 0 and lower <= value.value <= upper):
                 raise ParameterError(f"parameter {name!r} = {value.value:g} must be positive and "
-                                     f"within its range [{lower:g}, {upper:g}] to be spread")
+                                     f"within its range [{lower:g}, {upper:g}] to be spread; "
+                                     "change the value or its lower/upper")
             sigma = math.log(self.spreads[name].gsd)
             for draw in draws:
                 draw[name] = _truncated(rng, value.value, sigma, lower, upper, name)

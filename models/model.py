@@ -56,9 +56,15 @@ class Control:
 
 @dataclass(frozen=True)
 class Parameter:
+    """A parameter in ``unit``. Rates, counts and times cannot be negative, so a value below 0 is
+    refused before any solve unless ``signed``; ``positive`` also refuses 0 (for values the model
+    divides by or takes the log of, where 0 would give inf or NaN deep inside the solver)."""
+
     name: str
     unit: str = "1"
     description: str = ""
+    positive: bool = False
+    signed: bool = False
 
 
 @dataclass
@@ -122,8 +128,8 @@ class Model:
         for control in self.controls:
             if control.name == name:
                 return control
-        raise ModelError(f"model {self.name!r} has no control {name!r}; "
-                         f"it has {self.control_names}")
+        raise ModelError(f"model {self.name!r} has no control {name!r}; use one of "
+                         f"{self.control_names}")
 
     @property
     def n_states(self) -> int:

@@ -101,7 +101,13 @@ class ParameterSet:
 
     @classmethod
     def from_mapping(cls, data: Mapping, origin: str = "<mapping>") -> ParameterSet:
+        if not isinstance(data, Mapping):
+            raise ParameterError(f"{origin}: a parameter set is a table of [parameters.NAME] "
+                                 "tables; give value, unit and source for each")
         meta = data.get("meta", {})
+        if not isinstance(meta, Mapping):
+            raise ParameterError(f"{origin}: meta must be a table ([meta] with name and "
+                                 "description); fix or remove it")
         raw = data.get("parameters")
         if not isinstance(raw, Mapping) or not raw:
             raise ParameterError(f"{origin}: no [parameters.NAME] tables found; each parameter "
@@ -120,8 +126,8 @@ class ParameterSet:
                 unit=str(entry["unit"]),
                 source=str(entry["source"]),
                 description=str(entry.get("description", "")),
-                lower=entry.get("lower"),
-                upper=entry.get("upper"),
+                lower=_optional_finite(entry.get("lower"), f"{origin}: parameter {name!r} lower"),
+                upper=_optional_finite(entry.get("upper"), f"{origin}: parameter {name!r} upper"),
             )
         return cls(name=str(meta.get("name", origin)), values=values,
                    description=str(meta.get("description", "")))
@@ -142,11 +148,14 @@ class ParameterSet:
         if missing:
             raise ParameterError(f"parameter set {self.name!r} lacks {missing}; add them with "
                                  "value, unit and source")
-        return np.array([
+        values = np.array([
             convert(self.values[p.name].value, self.values[p.name].unit, p.unit,
                     what=f"parameter {p.name!r}")
             for p in declared
         ])
+        for p, value in zip(declared, values, strict=True):
+            _require_sign(self.name, p, value)
+        return values
 
     @property
     def digest(self) -> str:
@@ -155,9 +164,28 @@ class ParameterSet:
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
+def _require_sign(set_name: str, declared: Parameter, value: float) -> None:
+    """Refuse a value of the wrong sign here, before any solve: a negative rate or a zero
+    half-life would otherwise surface as a solver failure or a NaN far from its cause."""
+    if declared.positive and not value > 0:
+        need = "positive (> 0)"
+    elif not declared.signed and value < 0:
+        need = "non-negative (>= 0)"
+    else:
+        return
+    raise ParameterError(f"parameter set {set_name!r}: parameter {declared.name!r} is "
+                         f"{value:g} {declared.unit} but must be {need}; give a "
+                         f"{need.split()[0]} value")
+
+
 def _finite(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{what}: value {value!r} is not a number; give a finite number")
     if not math.isfinite(value):
         raise ParameterError(f"{what}: value {value!r} is not finite; give a finite number")
     return float(value)
+
+
+def _optional_finite(value: object, what: str) -> float | None:
+    """A documented range end: absent, or a finite number (the ensemble compares with it)."""
+    return None if value is None else _finite(value, what)

@@ -37,10 +37,10 @@ OSIMERTINIB = "osimertinib"
 IGF1R_INHIBITOR = "igf1r_inhibitor"
 
 PARAMETERS = (
-    Parameter("N0", "cell", "tumour cells at the start of treatment"),
-    Parameter("f_P0", "1", "persister fraction before treatment"),
-    Parameter("R0", "cell", "expected resistant cells before treatment"),
-    Parameter("K", "cell", "carrying capacity"),
+    Parameter("N0", "cell", "tumour cells at the start of treatment", positive=True),
+    Parameter("f_P0", "1", "persister fraction before treatment", positive=True),
+    Parameter("R0", "cell", "expected resistant cells before treatment", positive=True),
+    Parameter("K", "cell", "carrying capacity", positive=True),
     Parameter("r_S", "1/day", "growth rate of sensitive cells"),
     Parameter("r_P", "1/day", "growth rate of persisters (slow-cycling)"),
     Parameter("r_R", "1/day", "growth rate of resistant cells"),
@@ -52,22 +52,24 @@ PARAMETERS = (
     Parameter("k_P", "1/day", "IGF-1R inhibitor kill rate of persisters at full effect and G=1"),
     Parameter("theta", "1", "fractional slowing of S growth by the IGF-1R inhibitor alone"),
     Parameter("mu", "1/day", "P -> R transition rate"),
-    Parameter("t_half_F", "day", "half-time of FOXA1 induction/relaxation"),
-    Parameter("t_half_G", "day", "half-time of IGF-1R following FOXA1"),
-    Parameter("t_half_osi", "day", "osimertinib effect-compartment half-life"),
-    Parameter("t_half_igf", "day", "IGF-1R inhibitor effect-compartment half-life"),
-    Parameter("EC50_osi", "1", "osimertinib exposure for half effect (rel. to reference dose)"),
-    Parameter("EC50_igf", "1", "IGF-1R inhibitor exposure for half effect (rel. to reference)"),
+    Parameter("t_half_F", "day", "half-time of FOXA1 induction/relaxation", positive=True),
+    Parameter("t_half_G", "day", "half-time of IGF-1R following FOXA1", positive=True),
+    Parameter("t_half_osi", "day", "osimertinib effect-compartment half-life", positive=True),
+    Parameter("t_half_igf", "day", "IGF-1R inhibitor effect-compartment half-life", positive=True),
+    Parameter("EC50_osi", "1",
+              "osimertinib exposure for half effect (rel. to reference dose)", positive=True),
+    Parameter("EC50_igf", "1",
+              "IGF-1R inhibitor exposure for half effect (rel. to reference)", positive=True),
     Parameter("AUC_igf_day", "micromolar * hour",
               "plasma AUC of one reference daily dose of the IGF-1R inhibitor (for AUC budgets)"),
 )
 GLUCOSE_PARAMETERS = (
-    Parameter("G_b", "mg/dL", "basal (fasting) blood glucose"),
+    Parameter("G_b", "mg/dL", "basal (fasting) blood glucose", positive=True),
     Parameter("S_G", "1/day", "glucose effectiveness at basal insulin (total clearance)"),
     Parameter("phi_I", "1", "fraction of basal glucose clearance that works through insulin"),
     Parameter("n_I", "1/day", "rate at which insulin follows glucose (secretion and clearance)"),
     Parameter("IC50_IR", "1", "IGF-1R inhibitor exposure for half insulin-receptor inhibition "
-                              "(rel. to reference dose)"),
+                              "(rel. to reference dose)", positive=True),
 )
 
 

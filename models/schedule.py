@@ -74,11 +74,13 @@ class Schedule:
             values = np.asarray(values, dtype=float)
             if values.shape != (self.n_intervals,):
                 raise ScheduleError(f"drug {drug!r}: expected {self.n_intervals} interval doses, "
-                                    f"got shape {values.shape}")
+                                    f"got shape {values.shape}; give one dose per grid interval")
             if not np.all(np.isfinite(values)) or np.any(values < 0):
-                raise ScheduleError(f"drug {drug!r}: doses must be finite and non-negative")
+                raise ScheduleError(f"drug {drug!r}: doses must be finite and non-negative; "
+                                    "replace NaN, infinite or negative doses")
             if drug not in self.dose_units:
-                raise ScheduleError(f"drug {drug!r}: no dose unit given")
+                raise ScheduleError(f"drug {drug!r}: no dose unit given; add it to dose_units, "
+                                    "e.g. 'mg/kg'")
 
     @property
     def n_intervals(self) -> int:
@@ -106,7 +108,8 @@ class Schedule:
         unknown = sorted(set(self.doses) - set(model.control_names))
         if unknown:
             raise ScheduleError(f"schedule names drug(s) {unknown} that model {model.name!r} "
-                                f"does not have; its drugs are {model.control_names}")
+                                f"does not have; its drugs are {model.control_names}: rename "
+                                "or remove the others")
         out = np.zeros((len(model.controls), self.n_intervals))
         for i, control in enumerate(model.controls):
             if control.name not in self.doses:
@@ -122,7 +125,8 @@ class Schedule:
                 day = self.times[np.argmax(too_high)]
                 raise ScheduleError(
                     f"drug {control.name!r}: dose on day {day:g} exceeds the model's maximum of "
-                    f"{control.upper * control.reference_dose:g} {control.dose_unit}/day")
+                    f"{control.upper * control.reference_dose:g} {control.dose_unit}/day; "
+                    "lower the dose")
         return out
 
     # -- queries ---------------------------------------------------------------------------------
@@ -176,10 +180,11 @@ class Schedule:
                                for t, what in ((block.start, "start"), (block.stop, "stop")))
                 if last <= first:
                     raise ScheduleError(f"drug {drug!r}: block {block.start:g}-{block.stop:g} d "
-                                        "must stop after it starts")
+                                        "must stop after it starts; swap or fix start and stop")
                 if last > n:
                     raise ScheduleError(f"drug {drug!r}: block {block.start:g}-{block.stop:g} d "
-                                        f"runs past the horizon of {document.horizon:g} d")
+                                        f"runs past the horizon of {document.horizon:g} d; end "
+                                        "it by the horizon or raise the horizon")
                 if np.any(values[first:last] > 0):
                     raise ScheduleError(f"drug {drug!r}: block {block.start:g}-{block.stop:g} d "
                                         "overlaps another block; merge them")
@@ -228,7 +233,8 @@ def grid_steps(duration: float, step: float) -> int | None:
 
 def _interval_count(horizon: float, grid_step: float) -> int:
     if not (grid_step > 0 and horizon > 0):
-        raise ScheduleError("grid_step and horizon must be positive numbers of days")
+        raise ScheduleError("grid_step and horizon must be positive numbers of days; give "
+                            "e.g. grid_step 1 and horizon 100")
     n = grid_steps(horizon, grid_step)
     if n is None:
         raise ScheduleError(f"horizon {horizon:g} d is not a whole number of grid steps of "

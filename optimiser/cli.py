@@ -30,7 +30,8 @@ from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
-from optimiser.export import ExportError, default_name, export_schedule
+from optimiser.collocation import SolverError
+from optimiser.export import ExportError, default_name, export_schedule, require_format
 from optimiser.files import write_text_atomic
 from optimiser.outcome import DETECTION_LIMIT_CELLS
 from optimiser.plots import PlotExtraMissing, require
@@ -90,7 +91,9 @@ def _command_line() -> str:
     return " ".join(["optimise", *(masked(a) if "://" in a else a for a in sys.argv[1:])])
 
 
-def _prepare_out(out: Path | None) -> None:
+def _prepare_out(out: Path | None, option: str = "--out") -> None:
+    """Make sure ``out`` is a writable directory before any solve (``option`` names the flag
+    to change), so a long run cannot end in an unwritable output."""
     if out is None:
         return
     try:
@@ -98,8 +101,11 @@ def _prepare_out(out: Path | None) -> None:
         with tempfile.NamedTemporaryFile(dir=out):
             pass
     except OSError as error:
-        raise UserError(f"cannot write to output directory {str(out)!r} ({error.strerror}); "
-                        "choose a writable --out") from None
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        reason = (f"{str(blocker)!r} is a file, not a directory" if blocker is not None
+                  else error.strerror or str(error))
+        raise UserError(f"cannot write to output directory {str(out)!r} ({reason}); choose a "
+                        f"writable {option}") from None
 
 
 def _write_outputs(out: Path, schedule: Schedule, trajectory) -> None:
@@ -197,13 +203,22 @@ def _search_settings(options: dict):
              or options["workers"] != 1 or options["pareto"] or options["mode"] != "coupled")
     if not asked:
         return None
-    return SearchSettings(**{**options, "trials": options["trials"] or 40})
+    trials = 40 if options["trials"] is None else options["trials"]  # --trials 0 is refused
+    return SearchSettings(**{**options, "trials": trials})
 
 
 def _build_problem(options: dict):
     """The problem the options describe, and the dose levels (fractions of the reference)."""
     from optimiser.defaults import persister_problem
+    from optimiser.problem import SCENARIO_MODES
 
+    if options["robust_mode"] not in SCENARIO_MODES:  # before the draws, not after
+        raise UserError(f"scenario mode {options['robust_mode']!r} is not one of "
+                        f"{list(SCENARIO_MODES)}; give --robust-mode mean or worst")
+    if options["robust"] is None and options["robust_mode"] != "mean":
+        raise UserError(f"--robust-mode needs --robust N (the number of parameter samples); "
+                        f"add e.g. --robust 8, or leave out --robust-mode "
+                        f"{options['robust_mode']}")
     budget = options["budget"]
     if is_auc_budget(budget):
         limits = {"budget_days": 0.0, "auc_budget": parse_auc_budget(budget)}
@@ -221,8 +236,6 @@ def _build_problem(options: dict):
                                 parameters=_parameters(options["parameters"]), **limits, **rules)
     if options["robust"] is not None:
         problem = problem.robust(options["robust"], options["robust_mode"], options["seed"])
-    elif options["robust_mode"] != "mean":
-        raise UserError("--robust-mode needs --robust N (the number of parameter samples)")
     return problem, _dose_levels(options["dose_levels"], problem.model.control(IGF1R_INHIBITOR))
 
 
@@ -233,19 +246,27 @@ def _run_optimise(problem_options: dict, search: dict, outputs: dict) -> None:
     as_json, out = outputs["as_json"], outputs["out"]
     _check_outputs(outputs)
     settings = _search_settings(search)
+    _check_study(problem, settings, levels)
     _prepare_out(out)
     if settings is not None and settings.pareto:
         _run_pareto(problem, settings, levels, as_json, out, outputs["plot"])
         return
     started = time.perf_counter()
-    with stderr.status("optimising") as status:
-        result = optimise(problem, progress=lambda message: status.update(message),
-                          command=_command_line(), dose_levels=levels, search=settings,
-                          seed=problem_options["seed"])
+    try:
+        with stderr.status("optimising") as status:
+            result = optimise(problem, progress=lambda message: status.update(message),
+                              command=_command_line(), dose_levels=levels, search=settings,
+                              seed=problem_options["seed"])
+    except SolverError as error:  # no schedule is reported; --json still gets an object
+        if as_json:
+            print(json.dumps({"status": "solver_failed", "solver": error.figures(),
+                              "message": str(error)}, indent=2))
+        raise
     seconds = time.perf_counter() - started
+    # The extras first: they are the likelier to fail, and then nothing else is written.
+    _write_extras(outputs, problem, result.schedule, result.check.trajectory)
     if out is not None:
         _write_outputs(out, result.schedule, result.check.trajectory)
-    _write_extras(outputs, problem, result.schedule, result.check.trajectory)
     report = {
         "schedule": json.loads(result.schedule.to_json()),
         "igf1r_days": result.schedule.dosing_days(IGF1R_INHIBITOR),
@@ -282,15 +303,30 @@ def _run_optimise(problem_options: dict, search: dict, outputs: dict) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
+def _check_study(problem, settings, levels: tuple[float, ...]) -> None:
+    """Open the study storage (and compare an existing study) before the solve, with what the
+    pipeline or the Pareto search will give ``run_study``; a bad storage then fails in seconds."""
+    from optimiser.pipeline import with_dose_levels
+    from optimiser.search import check_study
+
+    if settings is None:
+        return
+    if settings.pareto:  # pareto_front passes the problem and levels as they are
+        check_study(problem, settings, levels)
+    else:  # optimise passes them through with_dose_levels
+        with_levels, sorted_levels = with_dose_levels(problem, levels)
+        check_study(with_levels, settings, sorted_levels)
+
+
 def _check_outputs(outputs: dict) -> None:
-    """Refuse an unknown export format, a missing plot extra or an unwritable plot directory
-    before the solve, not after it."""
+    """Refuse an unknown export format, a missing export or plot extra or an unwritable
+    directory before the solve, not after it."""
     if outputs["export"] is not None:
-        default_name(outputs["export"])
+        require_format(outputs["export"])
         _prepare_out(outputs["out"] or Path("."))
     if outputs["plot"] is not None:
         require("matplotlib")
-        _prepare_out(outputs["plot"].parent)
+        _prepare_out(outputs["plot"].parent, "--plot")
 
 
 def _write_extras(outputs: dict, problem, schedule: Schedule, trajectory) -> None:
@@ -319,6 +355,11 @@ def _dose_levels(text: str | None, control) -> tuple[float, ...]:
     except ValueError:
         raise UserError(f"dose levels {text!r} are not understood; give daily doses in "
                         f"{control.dose_unit} separated by commas, e.g. 6.25,12.5,25") from None
+    highest = control.upper * control.reference_dose
+    outside = [dose for dose in doses if not 0 < dose <= highest]  # NaN is outside too
+    if outside:
+        raise UserError(f"dose levels {outside} {control.dose_unit} must lie in (0, {highest:g}] "
+                        f"{control.dose_unit}; give daily doses above 0 and at most {highest:g}")
     return tuple(dose / control.reference_dose for dose in doses)
 
 
@@ -441,8 +482,9 @@ def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path 
     model = persister_model()
     schedule = Schedule.read(path)
     schedule.fractions(model)  # validates drugs and doses before integrating
+    vector = model.parameter_vector(_parameters(parameters))  # and the parameters
     _prepare_out(out)
-    trajectory = integrate(model, model.parameter_vector(_parameters(parameters)), schedule)
+    trajectory = integrate(model, vector, schedule)
     summary = outcome(trajectory, schedule, DETECTION_LIMIT_CELLS)
     if out is not None:
         _write_outputs(out, schedule, trajectory)
@@ -533,5 +575,29 @@ def _run_export(path: Path, fmt: str, out: Path, glucose: bool, parameters: Path
 
 
 def run() -> None:
-    """Console-script entry point."""
-    app(prog_name="optimise")
+    """Console-script entry point. Click's own usage errors (a missing option, a value of the
+    wrong type) become one line and exit code 2, like every other bad input, instead of a
+    usage banner and a boxed message."""
+    try:
+        code = app(prog_name="optimise", standalone_mode=False)
+    except _click_error() as error:
+        message, context = error.format_message(), getattr(error, "ctx", None)
+        if error.exit_code == EXIT_BAD_INPUT:  # a usage error: point to the command's help
+            command = context.command_path if context is not None else "optimise"
+            message = f"{message.rstrip('.')}; see '{command} --help'"
+        _one_line(message)
+        raise SystemExit(error.exit_code) from None
+    except typer.Abort:  # Ctrl-C at a prompt
+        raise SystemExit(EXIT_FAILURE) from None
+    raise SystemExit(code if isinstance(code, int) else 0)
+
+
+def _click_error() -> type[Exception]:
+    """Click's error base class, found through typer's public BadParameter: typer >= 0.25
+    vendors click (``typer._click``), older versions raise the click package's own classes."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")
+
+
+def _one_line(message: str) -> None:
+    stderr.print(f"error: {' '.join(message.split())}", markup=False, highlight=False,
+                 soft_wrap=True)

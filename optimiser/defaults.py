@@ -27,12 +27,14 @@ def persister_problem(budget_days: float = 10.0, treatment_days: float = 40.0,
                       max_glucose: float | None = None) -> ControlProblem:
     """``auc_budget`` (micromolar * hour) replaces the days-on budget when given;
     ``max_glucose`` (mg/dL) brings in the glucose-insulin states and limits glucose."""
-    for name, value in (("horizon", horizon), ("grid step", grid_step),
-                        ("treatment", treatment_days), ("budget", budget_days)):
+    for name, value, example in (("horizon", horizon, 100), ("grid step", grid_step, 1),
+                                 ("treatment", treatment_days, 40), ("budget", budget_days, 10)):
         if not math.isfinite(value):
-            raise ProblemError(f"{name} must be a finite number of days, got {value}")
+            raise ProblemError(f"{name} must be a finite number of days, got {value}; give a "
+                               f"number such as {example}")
     if not grid_step > 0:
-        raise ProblemError(f"grid step must be a positive number of days, got {grid_step:g}")
+        raise ProblemError(f"grid step must be a positive number of days, got {grid_step:g}; "
+                           "give e.g. --grid 1")
     if not 0 < treatment_days <= horizon:
         raise ProblemError(f"treatment of {treatment_days:g} d must be positive and fit in the "
                            f"horizon of {horizon:g} d; lengthen --horizon or shorten "

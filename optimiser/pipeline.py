@@ -136,7 +136,8 @@ def with_dose_levels(problem: ControlProblem,
             raise ProblemError(f"dose levels of {name!r} must lie in (0, "
                                f"{control.upper * control.reference_dose:g}] "
                                f"{control.dose_unit}; got "
-                               f"{[level * control.reference_dose for level in levels]}")
+                               f"{[level * control.reference_dose for level in levels]}; give "
+                               "levels within that range")
     if dose_levels is None:
         return problem, levels
     rules = [c for c in problem.constraints if not isinstance(c, DoseLevels)]

@@ -68,7 +68,8 @@ class ControlProblem:
                 raise ProblemError(f"control {name!r} cannot be both fixed and free")
             if not (0 <= start < stop <= self.horizon + 1e-12):
                 raise ProblemError(f"window of {name!r} must satisfy 0 <= start < stop <= horizon "
-                                   f"({self.horizon:g} d), got {start:g}-{stop:g} d")
+                                   f"({self.horizon:g} d), got {start:g}-{stop:g} d; shorten the "
+                                   "window or lengthen the horizon")
         for name, values in self.fixed.items():
             self.model.control(name)
             if np.shape(values) != (self.n_intervals,):
@@ -78,8 +79,12 @@ class ControlProblem:
             constraint.validate(self.model)
         if self.scenario_mode not in SCENARIO_MODES:
             raise ProblemError(f"scenario mode {self.scenario_mode!r} is not one of "
-                               f"{list(SCENARIO_MODES)}")
-        self.scenario_vectors  # noqa: B018 - fail early on a bad parameter set
+                               f"{list(SCENARIO_MODES)}; give mean or worst")
+        # Also fails early on a bad parameter set. No dose changes the initial state, so a
+        # limit broken there is hopeless: refuse it before any solve.
+        for limit in self.path_limits:
+            for vector in self.scenario_vectors:
+                limit.require_kept_at_start(self.model, vector)
 
     @cached_property
     def parameter_vector(self) -> np.ndarray:

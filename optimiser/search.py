@@ -35,6 +35,10 @@ from optimiser.problem import ControlProblem
 from optimiser.rounding import combinatorial_rounding
 
 MODES = ("coupled", "simulation", "random")
+# Seconds to wait for a database server before giving up: an unreachable host must fail the
+# command in seconds, not after the operating system's TCP time-out (minutes).
+CONNECT_TIMEOUT_S = 5
+_LIBPQ_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi")  # they take libpq's connect_timeout
 Progress = Callable[[str], None]
 
 
@@ -61,14 +65,18 @@ class SearchSettings:
 
     def __post_init__(self) -> None:
         if self.trials < 1:
-            raise SearchError(f"--trials must be at least 1, got {self.trials}")
+            raise SearchError(f"--trials must be at least 1, got {self.trials}; give the number "
+                              "of completed trials the study should hold")
         if self.workers < 1:
-            raise SearchError(f"--workers must be at least 1, got {self.workers}")
+            raise SearchError(f"--workers must be at least 1, got {self.workers}; give 1 or more "
+                              "worker processes")
         if self.mode not in MODES:
-            raise SearchError(f"search mode must be one of {MODES}, got {self.mode!r}")
+            raise SearchError(f"search mode {self.mode!r} is unknown; give --search-mode "
+                              f"{', '.join(MODES[:-1])} or {MODES[-1]}")
         if not 0 < self.heartbeat_s < self.grace_s:
-            raise SearchError("the heartbeat interval must be positive and shorter than the "
-                              "grace period")
+            raise SearchError(f"the heartbeat interval ({self.heartbeat_s} s) must be positive "
+                              f"and shorter than the grace period ({self.grace_s} s); give e.g. "
+                              "--heartbeat 10 --grace 30")
 
     @property
     def url(self) -> str:
@@ -105,22 +113,72 @@ def open_storage(settings: SearchSettings):
         except OSError as error:
             raise SearchError(f"cannot create the runs directory {str(settings.runs_dir)!r} "
                               f"({error.strerror}); choose a writable --runs-dir") from None
-    engine = {"connect_args": {"timeout": 60}} if settings.url.startswith("sqlite") else {}
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         return optuna.storages.RDBStorage(
-            settings.url, engine_kwargs=engine, heartbeat_interval=settings.heartbeat_s,
-            grace_period=settings.grace_s,
+            settings.url, engine_kwargs=_engine_kwargs(settings.url),
+            heartbeat_interval=settings.heartbeat_s, grace_period=settings.grace_s,
             heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
                 max_retry=settings.retries))
-    except (ArgumentError, SQLAlchemyError, ImportError, ValueError) as error:
-        reason = str(error).splitlines()[0]
-        password = getattr(_parsed(settings.url), "password", None)
-        if password:  # drivers may quote the URL or its parts in their messages
-            reason = reason.replace(password, "***")
+    # RuntimeError: tables written by another Optuna version (the schema check)
+    except (ArgumentError, SQLAlchemyError, ImportError, ValueError, RuntimeError) as error:
+        reason = _without_password(str(error).splitlines()[0], settings.url)
         raise SearchError(f"cannot open study storage {masked(settings.url)} ({reason[:200]}); "
-                          "check the URL, that the server is running, and for PostgreSQL that "
-                          "the 'postgres' extra is installed") from None
+                          f"{_storage_hint(settings.url, error)}") from None
+
+
+def _engine_kwargs(url: str) -> dict:
+    """SQLAlchemy engine options: SQLite waits up to 60 s for a lock held by another worker;
+    PostgreSQL gives up connecting after CONNECT_TIMEOUT_S unless the URL sets its own."""
+    if url.startswith("sqlite"):
+        return {"connect_args": {"timeout": 60}}
+    parsed = _parsed(url)
+    if parsed is None or not parsed.drivername.startswith("postgresql"):
+        return {}
+    driver = parsed.drivername.partition("+")[2]
+    if (driver or "psycopg2") in _LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
+        return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
+    return {}
+
+
+def _without_password(text: str, url: str) -> str:
+    """``text`` with the URL's password masked where drivers quote it (in a URL or a DSN); a
+    password of four or more characters is masked anywhere (a shorter one would also mask
+    unrelated letters of the message)."""
+    password = getattr(_parsed(url), "password", None)
+    if not password:
+        return text
+    for quoted, shown in ((f":{password}@", ":***@"), (f"password={password}", "password=***"),
+                          (f"password='{password}'", "password='***'")):
+        text = text.replace(quoted, shown)
+    return text.replace(password, "***") if len(password) >= 4 else text
+
+
+def _storage_hint(url: str, error: Exception) -> str:
+    """What to do about a storage that cannot be opened, by kind of URL and error."""
+    text = str(error)
+    if isinstance(error, RuntimeError):  # Optuna's schema check
+        if "storage upgrade" in text:
+            return ("its tables were written by an older Optuna; upgrade them with 'optuna "
+                    "storage upgrade --storage URL', or give another --storage")
+        return ("its tables were written by a newer Optuna or are corrupt; give another "
+                "--storage, or update Optuna")
+    if _parsed(url) is None:
+        return ("give a storage URL such as sqlite:///runs/studies.db or "
+                "postgresql+psycopg://user:password@host:5432/database")
+    if url.startswith("sqlite"):
+        if "not a database" in text or "malformed" in text:
+            return ("the file is not an Optuna study database (corrupt or another program's); "
+                    "move it away or give another sqlite:///PATH")
+        if "unable to open" in text:
+            return ("the file's directory must exist and be writable; create it or give "
+                    "another sqlite:///PATH")
+        return "check the file and that no other program holds it, or give another sqlite:///PATH"
+    if isinstance(error, ImportError) or "No module named" in text or "Can't load plugin" in text:
+        return ("install the database driver (for PostgreSQL: pip install -e '.[postgres]') or "
+                "fix the URL's scheme")
+    return ("check the host, port, database name and credentials, and that the server is "
+            "running and reachable from this machine")
 
 
 @dataclass(frozen=True)
@@ -336,6 +394,41 @@ def default_study_name(problem: ControlProblem, levels: tuple[float, ...],
     return f"persister-{digest.hexdigest()[:10]}"
 
 
+def _refuse_other_problem(stored: dict | None, expected: dict, name: str,
+                          settings: SearchSettings) -> None:
+    """Resuming must not mix problems: refuse a study whose fingerprint differs."""
+    if stored is None or stored == expected:
+        return
+    changed = sorted(k for k in expected if stored.get(k) != expected[k])
+    raise SearchError(f"study {name!r} in {masked(settings.url)} was run for a different "
+                      f"problem ({', '.join(changed)} differ); choose another --study name")
+
+
+def check_study(problem: ControlProblem, settings: SearchSettings,
+                levels: tuple[float, ...] = (1.0,)) -> None:
+    """Open the storage and compare an existing study with this problem, before any solve: a
+    bad or unreachable storage URL, a corrupt study file or a study made for another problem
+    then fails in seconds instead of after the relaxed solve. ``problem``, ``settings`` and
+    ``levels`` must be what ``run_study`` will get. Creates no study (only Optuna's tables)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    name = settings.study or default_study_name(problem, levels, settings)
+    storage = open_storage(settings)
+    try:
+        try:
+            study_id = storage.get_study_id_from_name(name)
+        except KeyError:  # a new study: nothing to compare
+            return
+        stored = storage.get_study_user_attrs(study_id).get("fingerprint")
+    except SQLAlchemyError as error:
+        reason = _without_password(str(error).splitlines()[0], settings.url)
+        raise SearchError(f"cannot read study {name!r} in {masked(settings.url)} "
+                          f"({reason[:200]}); {_storage_hint(settings.url, error)}") from None
+    finally:
+        storage.engine.dispose()
+    _refuse_other_problem(stored, fingerprint(problem, levels, settings), name, settings)
+
+
 def run_study(problem: ControlProblem, settings: SearchSettings,
               levels: tuple[float, ...] = (1.0,), seeds: tuple[np.ndarray, ...] = (),
               progress: Progress | None = None) -> StudyOutcome:
@@ -348,10 +441,7 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
     stored = study.user_attrs.get("fingerprint")
     if stored is None:
         study.set_user_attr("fingerprint", expected)
-    elif stored != expected:
-        changed = sorted(k for k in expected if stored.get(k) != expected[k])
-        raise SearchError(f"study {name!r} in {masked(settings.url)} was run for a different "
-                          f"problem ({', '.join(changed)} differ); choose another --study name")
+    _refuse_other_problem(stored, expected, name, settings)
     evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
     if not study.trials:
         for w in seeds:

@@ -26,7 +26,7 @@ from models.parameters import ParameterError, ParameterSet
 from models.schedule import Schedule
 from optimiser.export.common import ExportError, write_files
 
-__all__ = ["FORMATS", "ExportError", "default_name", "export_schedule"]
+__all__ = ["FORMATS", "ExportError", "default_name", "export_schedule", "require_format"]
 
 # format: (default file or directory name, module with ``render``); modules load on first use,
 # so ``python -m optimiser.export.schedule_json`` runs without a half-imported package.
@@ -43,6 +43,16 @@ def default_name(fmt: str) -> str:
     """File (directory for physicell) that ``optimise --export FMT --out DIR`` writes in DIR;
     none of them is a name the CLI itself writes there (``schedule.json``)."""
     return _exporter(fmt)[0]
+
+
+def require_format(fmt: str) -> None:
+    """Refuse an unknown format, or one whose extra is not installed, up front: ``optimise
+    --export`` exports last, and must not find out after the solve and the other outputs."""
+    _exporter(fmt)
+    if fmt == "sbml":
+        from optimiser.export.sbml import _libsbml
+
+        _libsbml()
 
 
 def export_schedule(schedule: Schedule, model: Model, parameters: ParameterSet, fmt: str,

@@ -106,7 +106,13 @@ def write_files(files: Mapping[Path, str]) -> list[Path]:
                 temporary.write_text(text, encoding="utf-8", newline="")
     except OSError as error:
         where = error.filename2 or error.filename or "the output"
-        raise ExportError(f"cannot write {str(where)!r} ({error.strerror or error}); choose a "
-                          "writable --out") from None
+        reason = error.strerror or str(error)
+        if isinstance(error, FileExistsError | NotADirectoryError):
+            # a file stands where a directory must be: name that file, not the errno text
+            where = next((p for target in files for p in target.parents
+                          if p.exists() and not p.is_dir()), where)
+            reason = "a file, not a directory"
+        raise ExportError(f"cannot write {str(where)!r} ({reason}); choose a writable "
+                          "--out") from None
     return list(files)
 

@@ -58,6 +58,9 @@ HINTS = {
 DEFAULT_HINT = "re-run with PERSISTER_DEBUG=1 and report it with the command"
 
 
+SIMULATOR_OPTIONS = {"abstol": 1e-7, "reltol": 1e-7, "max_num_steps": 100000}
+
+
 class SolverError(RuntimeError):
     """IPOPT failed, also from a safer start; the message carries its status and a hint."""
 
@@ -199,19 +202,21 @@ class CollocationSolver:
         return ca.vertcat(*rows)
 
     def _build_simulator(self, model, grid_step: float) -> ca.Function:
-        """States at the collocation times of every interval, by CVODES (BDF, tolerance 1e-7),
-        mapped over the grid: a fast C-level simulation for initial guesses and for ranking
-        integer candidates (their reported objective comes from the NLP discretisation)."""
+        """One interval by CVODES (BDF, tolerance 1e-7): the states at its collocation times
+        and at its end. The simulator runs it interval by interval while any control may be on
+        (CVODES restarts at each switch) and then integrates the drug-free rest in one run."""
         x, u, p = ca.MX.sym("x", self.nx), ca.MX.sym("u", self.nu), ca.MX.sym("p", self.np)
+        dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
+        integrator = ca.integrator("interval_ode", "cvodes", dae, 0.0,
+                                   self._collocation_times(grid_step, 1), SIMULATOR_OPTIONS)
+        states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
+        self._drug_free = (dae, grid_step)
+        return ca.Function("step", [x, u, p], [states[:, -1], states])
+
+    def _collocation_times(self, grid_step: float, intervals: int) -> list[float]:
         tau = np.asarray(ca.collocation_points(self.degree, "radau"))
         h = grid_step / self.substeps
-        times = [h * (s + t) for s in range(self.substeps) for t in tau]
-        dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
-        integrator = ca.integrator("interval_ode", "cvodes", dae, 0.0, times,
-                                   {"abstol": 1e-7, "reltol": 1e-7, "max_num_steps": 100000})
-        states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
-        step = ca.Function("step", [x, u, p], [states[:, -1], states])
-        return step.mapaccum("simulate", self.N)
+        return [h * (s + t) for s in range(intervals * self.substeps) for t in tau]
 
     def _solver(self, start: str) -> ca.Function:
         """IPOPT for a ``start`` of "cold", "warm" (from a solution) or "safe" (the retry)."""
@@ -241,12 +246,39 @@ class CollocationSolver:
         U[self.fixed_rows] = problem.fixed_profile()
         return U
 
-    def _mapped_simulator(self, count: int) -> ca.Function:
-        """The simulator over ``count`` independent runs. Serial: a "thread" map measured no
-        faster (CVODES runs did not overlap). Creating a map is cheap; one is kept per size."""
-        if count not in self._batch_simulators:
-            self._batch_simulators[count] = self._simulator.map(count)
-        return self._batch_simulators[count]
+    def _mapped_simulator(self, head: int, count: int) -> ca.Function:
+        """``count`` independent runs of (x0, U, P, p) -> (states at the end of each interval,
+        at each collocation time): the first ``head`` intervals one by one (controls U and
+        parameters P per interval), the rest with every control off in one CVODES run, which
+        keeps its step size across the drug-free tail (measured on the default problem: 2.6 ms
+        against 5.8 ms per simulation, restarting in each of the 60 tail intervals). Creating
+        these is cheap; one is kept per (head, count). Serial: a "thread" map measured no
+        faster (the CVODES runs did not overlap)."""
+        if (head, count) not in self._batch_simulators:
+            x0, p = ca.MX.sym("x0", self.nx), ca.MX.sym("p", self.np)
+            U, P = ca.MX.sym("U", self.nu, head), ca.MX.sym("P", self.np, head)
+            nodes, points, x_end = [], [], x0
+            if head:
+                X, W = self._simulator.mapaccum(head)(x0, U, P)
+                nodes, points, x_end = [X], [W], X[:, -1]
+            if head < self.N:
+                dae, grid_step = self._drug_free
+                tail = ca.integrator("drug_free", "cvodes", dae, 0.0,
+                                     self._collocation_times(grid_step, self.N - head),
+                                     SIMULATOR_OPTIONS)
+                W = tail(x0=x_end, p=ca.vertcat(ca.DM.zeros(self.nu), p))["xf"]
+                nodes.append(W[:, self.n_collocation - 1::self.n_collocation])  # tau = 1
+                points.append(W)
+            run = ca.Function("simulate", [x0, U, P, p],
+                              [ca.horzcat(*nodes), ca.horzcat(*points)])
+            self._batch_simulators[head, count] = run.map(count)
+        return self._batch_simulators[head, count]
+
+    def _active_intervals(self, problem: ControlProblem) -> int:
+        """Intervals up to the last one in which any control can be on (free windows and the
+        fixed profile); after it the dynamics are drug-free for every candidate."""
+        on = self._controls(problem, self.free_bounds(problem)[1]).any(axis=0)
+        return int(np.flatnonzero(on)[-1]) + 1 if on.any() else 0
 
     def simulate_many(self, problem: ControlProblem,
                       frees: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -255,15 +287,18 @@ class CollocationSolver:
         call for the whole batch."""
         if not frees:
             return []
-        starts, controls, parameters = [], [], []
+        head = self._active_intervals(problem)
+        starts, controls, parameters, vectors = [], [], [], []
         for free in frees:
-            U = self._controls(problem, free)
+            U = self._controls(problem, free)[:, :head]
             for p in problem.scenario_vectors:
                 starts.append(np.asarray(problem.model.x0_internal(p)).ravel())
                 controls.append(U)
-                parameters.append(np.tile(p[:, None], self.N))
-        X, W = self._mapped_simulator(len(starts))(np.column_stack(starts), np.hstack(controls),
-                                                   np.hstack(parameters))
+                parameters.append(np.tile(p[:, None], head))
+                vectors.append(p)
+        X, W = self._mapped_simulator(head, len(starts))(
+            np.column_stack(starts), np.hstack(controls), np.hstack(parameters),
+            np.column_stack(vectors))
         X = np.asarray(X).reshape(self.nx, self.N, len(starts), order="F")
         W = np.asarray(W).reshape(self.nx, -1, len(starts), order="F")
         runs = []

@@ -49,6 +49,9 @@ class Constraint(ABC):
     # False for a rule that is not linear in the doses (a count of pulses, say): the NLP and the
     # rounding MILP cannot carry it, so the optimiser enforces it by filtering integer candidates.
     linear: bool = True
+    # False for a dosing-day rule whose usage can fall when a dose rises (a minimum holiday):
+    # on dose fractions below the reference dose it no longer relaxes the rule on dosing days.
+    monotone: bool = True
 
     @abstractmethod
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:

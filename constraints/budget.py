@@ -94,6 +94,12 @@ class AucBudget(Constraint):
                 raise BudgetError(f"{what} must be a finite number >= 0, got {value!r}; give "
                                   "0 or more")
 
+    @property
+    def structure(self) -> tuple:
+        """``auc_per_day`` is a coefficient of the compiled rows, so it is part of the structure:
+        a solver compiled for one exposure per dose must not be reused for another."""
+        return (*super().structure, self.auc_per_day)
+
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step * self.auc_per_day
 

@@ -92,6 +92,8 @@ class MinHoliday(_DosingDayRule):
     description: str = "minimum holiday"
     unit: str = "1"
     limit: float = 1.0
+    # One pulse at 1, 0.5, 1 keeps the rule on dosing days but gives 1 - 0.5 + 1 > 1 on fractions.
+    monotone: bool = False
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         holiday = self.intervals(grid_step)

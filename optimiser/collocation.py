@@ -140,7 +140,7 @@ class CollocationSolver:
             ca.horzcat(*[x[:, :N] for x in nodes]), W, ca.repmat(U, 1, S),
             ca.horzcat(*[ca.repmat(p[:, s], 1, N) for s in range(S)]))
         rows = {name: U[i, :] for i, name in enumerate(model.control_names)}
-        usages = [c.usage(rows, problem.grid_step) for c in problem.linear_constraints]
+        usages = [c.usage(rows, problem.grid_step) for c in problem.relaxed_constraints]
         # Path limits hold at every collocation point (the last one of each step is its end).
         self._path_outputs = [model.output_function(limit.output).map(W.shape[1])
                               for limit in problem.path_limits]
@@ -392,7 +392,7 @@ class CollocationSolver:
         lbx = np.concatenate([-inf, lower.ravel(order="F"), np.full(n_t, -np.inf)])
         ubx = np.concatenate([inf, upper.ravel(order="F"), np.full(n_t, np.inf)])
         limits = [np.full(rows, c.limit) for c, rows in zip(
-            [*problem.linear_constraints, *problem.path_limits], self._usage_rows, strict=True)]
+            [*problem.relaxed_constraints, *problem.path_limits], self._usage_rows, strict=True)]
         ubg = np.concatenate([np.zeros(self.n_equalities), *limits, np.zeros(n_epigraph)])
         lbg = np.concatenate([np.zeros(self.n_equalities),
                               np.full(sum(self._usage_rows) + n_epigraph, -np.inf)])
@@ -430,7 +430,7 @@ class CollocationSolver:
         """Spread each free control's budget evenly over its window (feasible for budgets)."""
         lower, upper = self.free_bounds(problem)
         guess = upper.copy()
-        for constraint in problem.linear_constraints:
+        for constraint in problem.relaxed_constraints:
             rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
             used = float(ca.mmax(constraint.usage({**rows, **self._fixed_rows(problem)},
                                                   problem.grid_step)))

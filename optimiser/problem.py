@@ -13,6 +13,7 @@ import numpy as np
 
 from constraints.base import Constraint
 from constraints.path import OutputLimit
+from constraints.rules import DoseLevels
 from models.ensemble import Ensemble, default_ensemble
 from models.model import Model
 from models.parameters import ParameterSet
@@ -123,8 +124,18 @@ class ControlProblem:
 
     @property
     def linear_constraints(self) -> list[Constraint]:
-        """The constraints the NLP and the rounding MILP carry."""
+        """The constraints the rounding MILP carries (dosing-day rules on the on/off days)."""
         return [c for c in self.constraints if c.linear]
+
+    @property
+    def relaxed_constraints(self) -> list[Constraint]:
+        """The linear constraints the NLP carries on the dose fractions: all of them when every
+        dose is on/off (the fractions then relax the dosing days), otherwise only those that
+        still relax the rule (``monotone``); the rounding and the checker apply the others."""
+        on_off = all(set(c.levels) <= {1.0} for c in self.constraints
+                     if isinstance(c, DoseLevels))
+        return [c for c in self.linear_constraints
+                if on_off or c.monotone or not c.counts_dosing_days]
 
     @property
     def free_names(self) -> list[str]:
@@ -161,7 +172,7 @@ class ControlProblem:
         """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
         return (self.model.structure_key, self.objective, tuple(self.free_names),
                 self.n_intervals, self.grid_step,
-                tuple(c.structure for c in self.linear_constraints),
+                tuple(c.structure for c in self.relaxed_constraints),
                 tuple(limit.output for limit in self.path_limits),
                 self.n_scenarios, self.scenario_mode if self.scenarios else "")
 

@@ -59,7 +59,7 @@ class UserError(Exception):
 
 
 def _fail(message: str, code: int) -> None:
-    stderr.print(f"error: {message}", markup=False, highlight=False, soft_wrap=True)
+    _one_line(message)
     raise typer.Exit(code)
 
 

@@ -86,3 +86,20 @@ def test_cli_exits_1_and_reports_no_schedule_when_ipopt_fails(monkeypatch):
     assert table.exit_code == 1
     assert "IGF-1R inhibitor days" not in table.stdout
     assert "Maximum_Iterations_Exceeded after 2 iterations" in table.stderr
+
+
+def test_a_schedule_at_the_glucose_limit_can_be_scored():
+    """Found by the property stress run: a schedule screened to peak just at the glucose limit
+    (within the 1e-4 slack the screen and the check allow) made the fixed scoring solve
+    infeasible, and optimise raised SolverError. Scoring now imposes no limit; the check
+    judges it."""
+    from models.persister import default_parameters
+
+    problem = persister_problem(budget_days=2.0, treatment_days=3.0, horizon=8.0,
+                                max_glucose=155.3125, parameters=default_parameters().with_values(
+                                    phi_I=0.6233000959543507))
+    result = pipeline.optimise(problem, dose_levels=(0.7109375, 1.0))
+    assert result.ok, result.check.problems
+    glucose = next(r for r in result.check.constraints if r.name == "max glucose")
+    assert glucose.passed and glucose.used == pytest.approx(155.3125, rel=1e-3)
+    assert result.objective >= result.lower_bound - 1e-6

@@ -72,6 +72,8 @@ from optimiser.check import OBJECTIVE_TOLERANCE
 from optimiser.cli import USER_ERRORS
 from optimiser.pipeline import _SOLVERS, optimise, solver_for, with_dose_levels
 
+from .counting import dosing_runs
+
 # IPOPT stops at a scaled NLP error of 1e-9 (``IPOPT_OPTIONS["tol"]``), or 1e-7 at its
 # "acceptable" level; the objective (log10 cells, O(1-10)) of both the relaxed and the scoring
 # solve is then accurate to about 1e-7 decades. 1e-6 decades leaves a factor of ten on top of the
@@ -178,21 +180,9 @@ def cases(draw) -> Case:
     )
 
 
-def _runs(on: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of every run of dosing intervals, counted without the rule code."""
-    runs, start = [], None
-    for k, value in enumerate([*on, False]):
-        if value and start is None:
-            start = k
-        if not value and start is not None:
-            runs.append((start, k - start))
-            start = None
-    return runs
-
-
 def _holidays(on: np.ndarray) -> list[int]:
     """Lengths of the gaps between consecutive runs, in intervals."""
-    return [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(_runs(on))]
+    return [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(dosing_runs(on))]
 
 
 _BUILT_FOR: dict[tuple, str] = {}  # structure key -> the case whose solve compiled it
@@ -271,7 +261,7 @@ def _check_result(case: Case, problem, result, seconds: float) -> None:
     assert np.all(distance <= 1e-9), f"doses {igf[on]} not at levels {levels}"
     used_days = float(igf.sum() * case.grid)
     assert used_days <= case.budget_days * (1 + 1e-9) + 1e-6, (used_days, case.budget_days)
-    runs = _runs(on)
+    runs = dosing_runs(on)
     if case.max_run is not None:
         assert max((length for _, length in runs), default=0) * case.grid <= case.max_run + 1e-9
     if case.min_holiday is not None:
@@ -370,7 +360,7 @@ def schedules(draw) -> tuple[Schedule, np.ndarray, float]:
 def test_checker_counts_what_the_schedule_gives(drawn, k, pulses, auc_per_day, levels):
     schedule, fractions, grid = drawn
     on = fractions > 0
-    runs = _runs(on)
+    runs = dosing_runs(on)
     days = float(fractions.sum() * grid)
     report = DaysOnBudget(IGF1R_INHIBITOR, days).check(schedule, MODEL)
     assert report.used == np.float64(days) or abs(report.used - days) <= 1e-12 * max(1, days)

@@ -12,27 +12,17 @@ from optimiser.pipeline import linear_rules, optimise, solver_for
 from optimiser.rounding import combinatorial_rounding
 from optimiser.simulate import simulate
 
+from .counting import dosing_runs
+
 DRUG = "igf1r_inhibitor"
 
 
-def _runs(on: np.ndarray) -> list[tuple[int, int]]:
-    """(start, length) of every run of dosing days, computed without the rule code."""
-    runs, start = [], None
-    for k, value in enumerate([*on, 0]):
-        if value and start is None:
-            start = k
-        if not value and start is not None:
-            runs.append((start, k - start))
-            start = None
-    return runs
-
-
 def _longest_run(on):
-    return max((length for _, length in _runs(on)), default=0)
+    return max((length for _, length in dosing_runs(on)), default=0)
 
 
 def _shortest_holiday(on):
-    runs = _runs(on)
+    runs = dosing_runs(on)
     gaps = [b[0] - (a[0] + a[1]) for a, b in itertools.pairwise(runs)]
     return min(gaps, default=np.inf)
 
@@ -134,7 +124,7 @@ def test_one_pulse_finds_the_best_single_block(model):
     result = optimise(problem)
     assert result.ok, result.check.problems
     on = result.schedule.doses[DRUG] > 0
-    assert len(_runs(on)) == 1 and on.sum() == 10
+    assert len(dosing_runs(on)) == 1 and on.sum() == 10
 
     def block_value(start):
         w = np.zeros(100)
@@ -153,7 +143,7 @@ def test_pulse_rule_with_run_and_holiday_rules(model):
     result = optimise(problem)
     assert result.ok, result.check.problems
     on = result.schedule.doses[DRUG] > 0
-    assert len(_runs(on)) <= 3 and _longest_run(on) <= 3 and _shortest_holiday(on) >= 4
+    assert len(dosing_runs(on)) <= 3 and _longest_run(on) <= 3 and _shortest_holiday(on) >= 4
     assert result.gap >= -1e-7  # the bound ignores the pulse count, so it stays valid
 
 

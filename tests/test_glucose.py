@@ -12,8 +12,8 @@ from optimiser import persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.simulate import simulate
 
+from .counting import dosing_runs
 from .test_cli import _run
-from .test_rules import _runs
 
 DRUG = "igf1r_inhibitor"
 
@@ -109,7 +109,7 @@ def test_search_spreads_doses_to_keep_glucose_down():
     assert result.check.passed, result.check.problems
     on = result.schedule.doses[DRUG] > 0
     assert on.sum() == 10
-    assert all(length == 1 for _, length in _runs(on))
+    assert all(length == 1 for _, length in dosing_runs(on))
     model = persister_model(glucose=True)
     trajectory = simulate(model, model.parameter_vector(default_parameters()), result.schedule)
     assert trajectory.output("glucose").max() <= 164.0 * (1 + 1e-4)

@@ -146,8 +146,8 @@ def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
                "--heartbeat", "1", "--grace", "3", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                text=True)
-    victim, deadline = None, time.monotonic() + 300
-    while victim is None and time.monotonic() < deadline:
+    pid, deadline = None, time.monotonic() + 300
+    while pid is None and time.monotonic() < deadline:
         time.sleep(0.5)
         try:
             trials = _trials(POSTGRES, study)
@@ -157,11 +157,17 @@ def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
         running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
                    and "worker_pid" in t.user_attrs]
         if len(complete) >= 3 and running:
-            victim = running[0]
-    assert victim is not None, "the study never got going"
-    os.kill(victim.user_attrs["worker_pid"], signal.SIGKILL)
+            pid = running[0].user_attrs["worker_pid"]
+    assert pid is not None, "the study never got going"
+    os.kill(pid, signal.SIGKILL)
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 1 and "study incomplete" in stderr
+    # The victim is the trial the worker held when it died, read once it is dead: the trial
+    # seen running may have completed between that look and the kill.
+    lost = [t for t in _trials(POSTGRES, study) if t.user_attrs.get("worker_pid") == pid
+            and t.state != optuna.trial.TrialState.COMPLETE]
+    assert len(lost) == 1, f"the killed worker held {len(lost)} unfinished trials"
+    victim = lost[0]
     finished = {t.number: t.values for t in _complete(POSTGRES, study)}
     assert len(finished) < 14
     time.sleep(4)  # past the grace period: the killed trial is now stale

@@ -7,7 +7,9 @@ problem, the largest error of the objective is 6e-5 decades with one degree-5 st
 1.3e-4 with the three degree-3 steps used before, 5.7e-4 with one degree-4 step and 5.4e-4
 with two degree-3 steps; the degree-5 step has 5 collocation points per interval instead of 9,
 which halves the cost of an IPOPT iteration (bench/README.md). The interval equations are one
-CasADi function mapped over all intervals. Values that change between solves (model
+CasADi function mapped over all intervals. Where the problem has a ``tail_step``, the
+drug-free rest of the horizon takes longer steps (``ControlProblem.nlp_steps``): 56 instead of
+100 intervals on the default problem. Values that change between solves (model
 parameters, fixed dose profiles, windows, constraint limits) are NLP parameters or bounds, so a
 new budget or parameter set re-solves without rebuilding.
 
@@ -29,17 +31,18 @@ from optimiser.problem import ControlProblem
 EXPOSURE_PENALTY = 1e-6  # objective units per day of full dose
 IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_level": 0,
                  "sb": "yes", "mu_strategy": "adaptive",
-                 # MUMPS' default automatic scaling stalls on the stiff log-scaled collocation
-                 # equations (measured: restoration failures at 3 substeps); scaling 8 is robust.
+                 # MUMPS' default automatic scaling (77) stalled on the stiff log-scaled
+                 # collocation equations (restoration failures at 3 substeps). Diagonal scaling
+                 # (1) converges there too and is cheaper than the iterative scaling (8) tried
+                 # before: warm re-solves 0.068 against 0.098 s with 9-11 against 11 iterations.
+                 # MUMPS reserves 1000 % extra workspace by default, allocated and zeroed at
+                 # every factorisation; 5 % suffices here (IPOPT enlarges it when it does not).
                  # AMF ordering (2) factorises fastest here: 0.28 s cold against 0.42 s (auto).
-                 "mumps_scaling": 8, "mumps_pivot_order": 2}
+                 "mumps_scaling": 1, "mumps_mem_percent": 5, "mumps_pivot_order": 2}
 # Measured on the default problem (budget changes 8-12 d): mu_init 1e-3 with bound pushes of 1e-5
 # takes 6-12 iterations; mu_init 1e-6 with pushes of 1e-9 took 9-17 and stalled near flat optima.
 WARM_OPTIONS = {"warm_start_init_point": "yes", "mu_init": 1e-3, "warm_start_bound_push": 1e-5,
                 "warm_start_mult_bound_push": 1e-5, "warm_start_slack_bound_push": 1e-5}
-
-
-
 
 # The retry after a failed solve: IPOPT's default monotone barrier from its default mu_init and
 # a larger push off the bounds, slower but steadier than the adaptive strategy.
@@ -82,7 +85,7 @@ class Solution:
     objective: float  # the problem's objective at the solution
     lower_bound: float  # valid bound on the objective over the relaxed problem (penalty removed)
     free: dict[str, np.ndarray]
-    states: np.ndarray  # internal coordinates at the grid nodes, (n_states, (N + 1) * scenarios)
+    states: np.ndarray  # internal coordinates at the NLP nodes, (n_states, (K + 1) * scenarios)
     status: str
     success: bool
     iterations: int
@@ -117,37 +120,41 @@ class CollocationSolver:
         self.degree, self.substeps = degree, substeps
         model = problem.model
         self.nx, self.nu, self.np = model.n_states, len(model.controls), len(model.parameters)
-        self.N = N = problem.n_intervals
+        self.N = problem.n_intervals  # control intervals
+        self.steps = problem.nlp_steps  # NLP intervals: the first H are control intervals
+        self.K, self.H = K, H = len(self.steps), problem.controlled_intervals
         self.free_rows = [model.control_names.index(c) for c in problem.free_names]
         self.fixed_rows = [model.control_names.index(c) for c in problem.fixed_names]
         self.n_free, self.n_fixed = len(self.free_rows), len(self.fixed_rows)
         self.n_collocation = degree * substeps
-        self._interval = self._interval_function(model, problem.grid_step)
+        self._interval = self._interval_function(model)
 
         # A robust problem has S scenarios: one state trajectory per parameter set, all under the
         # same doses; each scenario's columns are contiguous in X and W.
         self.S = S = problem.n_scenarios
         self.worst = S > 1 and problem.scenario_mode == "worst"
-        X = ca.MX.sym("X", self.nx, (N + 1) * S)
-        W = ca.MX.sym("W", self.nx, self.n_collocation * N * S)
-        U_free = ca.MX.sym("U", self.n_free, N)
+        X = ca.MX.sym("X", self.nx, (K + 1) * S)
+        W = ca.MX.sym("W", self.nx, self.n_collocation * K * S)
+        U_free = ca.MX.sym("U", self.n_free, H)
         p = ca.MX.sym("p", self.np, S)
-        U_fixed = ca.MX.sym("U_fixed", self.n_fixed, N)
+        U_fixed = ca.MX.sym("U_fixed", self.n_fixed, H)
         U = self._assemble_controls(U_free, U_fixed)
+        U_all = ca.horzcat(U, ca.DM.zeros(self.nu, K - H))
 
-        nodes = [X[:, s * (N + 1):(s + 1) * (N + 1)] for s in range(S)]
-        residual, x_end = self._interval.map(N * S)(
-            ca.horzcat(*[x[:, :N] for x in nodes]), W, ca.repmat(U, 1, S),
-            ca.horzcat(*[ca.repmat(p[:, s], 1, N) for s in range(S)]))
+        nodes = [X[:, s * (K + 1):(s + 1) * (K + 1)] for s in range(S)]
+        residual, x_end = self._interval.map(K * S)(
+            ca.horzcat(*[x[:, :K] for x in nodes]), W, ca.repmat(U_all, 1, S),
+            ca.horzcat(*[ca.repmat(p[:, s], 1, K) for s in range(S)]),
+            ca.repmat(ca.DM(self.steps).T, 1, S))
         rows = {name: U[i, :] for i, name in enumerate(model.control_names)}
         usages = [c.usage(rows, problem.grid_step) for c in problem.relaxed_constraints]
         # Path limits hold at every collocation point (the last one of each step is its end).
         self._path_outputs = [model.output_function(limit.output).map(W.shape[1])
                               for limit in problem.path_limits]
-        per_point = ca.horzcat(*[ca.repmat(p[:, s], 1, self.n_collocation * N) for s in range(S)])
+        per_point = ca.horzcat(*[ca.repmat(p[:, s], 1, self.n_collocation * K) for s in range(S)])
         paths = [ca.vec(output(W, per_point)) for output in self._path_outputs]
         output = model.output_function(problem.objective)
-        outcomes = ca.vertcat(*[output(nodes[s][:, N], p[:, s]) for s in range(S)])
+        outcomes = ca.vertcat(*[output(nodes[s][:, K], p[:, s]) for s in range(S)])
         # Worst case: minimise t subject to t >= every scenario's objective (epigraph form).
         t = ca.MX.sym("t", 1 if self.worst else 0)
         epigraph = [outcomes - t] if self.worst else []
@@ -162,7 +169,7 @@ class CollocationSolver:
         # for hundreds of iterations there. It loosens the lower bound by at most
         # EXPOSURE_PENALTY * max_exposure, which solve() subtracts.
         exposure = ca.sum2(ca.sum1(U_free)) * problem.grid_step
-        self.max_exposure = self.n_free * N * problem.grid_step * max(
+        self.max_exposure = self.n_free * H * problem.grid_step * max(
             model.control(c).upper for c in problem.free_names)
         self._sizes = (X.numel(), W.numel(), U_free.numel())
         nlp = {"x": ca.vertcat(ca.vec(X), ca.vec(W), ca.vec(U_free), t),
@@ -176,13 +183,14 @@ class CollocationSolver:
         self.build_seconds = time.perf_counter() - started
 
     # -- construction ----------------------------------------------------------------------------
-    def _interval_function(self, model, grid_step: float) -> ca.Function:
+    def _interval_function(self, model) -> ca.Function:
         C, D = _radau_matrices(self.degree)
-        h = grid_step / self.substeps
         x0 = ca.SX.sym("x0", self.nx)
         Wc = ca.SX.sym("Wc", self.nx, self.n_collocation)
         u = ca.SX.sym("u", self.nu)
         p = ca.SX.sym("p", self.np)
+        length = ca.SX.sym("length")  # of the interval, days
+        h = length / self.substeps
         residuals, x_start = [], x0
         for s in range(self.substeps):
             points = [x_start] + [Wc[:, s * self.degree + j] for j in range(self.degree)]
@@ -190,8 +198,9 @@ class CollocationSolver:
                 slope = sum(C[r, j] * points[r] for r in range(self.degree + 1))
                 residuals.append(h * model.f_internal(points[j], u, p) - slope)
             x_start = sum(D[r] * points[r] for r in range(self.degree + 1))
-        return ca.Function("interval", [x0, Wc, u, p], [ca.vertcat(*residuals), x_start],
-                           ["x0", "W", "u", "p"], ["residual", "x_end"])
+        return ca.Function("interval", [x0, Wc, u, p, length],
+                           [ca.vertcat(*residuals), x_start],
+                           ["x0", "W", "u", "p", "length"], ["residual", "x_end"])
 
     def _assemble_controls(self, free, fixed):
         rows = [None] * self.nu
@@ -208,15 +217,19 @@ class CollocationSolver:
         x, u, p = ca.MX.sym("x", self.nx), ca.MX.sym("u", self.nu), ca.MX.sym("p", self.np)
         dae = {"x": x, "p": ca.vertcat(u, p), "ode": model.f_internal(x, u, p)}
         integrator = ca.integrator("interval_ode", "cvodes", dae, 0.0,
-                                   self._collocation_times(grid_step, 1), SIMULATOR_OPTIONS)
+                                   self._collocation_times([grid_step]), SIMULATOR_OPTIONS)
         states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
-        self._drug_free = (dae, grid_step)
+        self._dae = dae
         return ca.Function("step", [x, u, p], [states[:, -1], states])
 
-    def _collocation_times(self, grid_step: float, intervals: int) -> list[float]:
+    def _collocation_times(self, steps: Sequence[float]) -> list[float]:
+        """The collocation times of consecutive intervals of these lengths, from the first's
+        start."""
         tau = np.asarray(ca.collocation_points(self.degree, "radau"))
-        h = grid_step / self.substeps
-        return [h * (s + t) for s in range(intervals * self.substeps) for t in tau]
+        starts = np.concatenate([[0.0], np.cumsum(steps)[:-1]])
+        return [start + length / self.substeps * (s + t)
+                for start, length in zip(starts, steps, strict=True)
+                for s in range(self.substeps) for t in tau]
 
     def _solver(self, start: str) -> ca.Function:
         """IPOPT for a ``start`` of "cold", "warm" (from a solution) or "safe" (the retry)."""
@@ -241,6 +254,7 @@ class CollocationSolver:
                              "CollocationSolver")
 
     def _controls(self, problem: ControlProblem, free: np.ndarray) -> np.ndarray:
+        """All controls on the control grid, shape (n_controls, N)."""
         U = np.zeros((self.nu, self.N))
         U[self.free_rows] = free
         U[self.fixed_rows] = problem.fixed_profile()
@@ -249,9 +263,10 @@ class CollocationSolver:
     def _mapped_simulator(self, head: int, count: int) -> ca.Function:
         """``count`` independent runs of (x0, U, P, p) -> (states at the end of each interval,
         at each collocation time): the first ``head`` intervals one by one (controls U and
-        parameters P per interval), the rest with every control off in one CVODES run, which
-        keeps its step size across the drug-free tail (measured on the default problem: 2.6 ms
-        against 5.8 ms per simulation, restarting in each of the 60 tail intervals). Creating
+        parameters P per interval), the rest of the NLP grid with every control off in one
+        CVODES run, which keeps its step size across the drug-free tail (measured on the
+        default problem: 2.6 ms against 5.8 ms per simulation, restarting in each of the 60
+        tail intervals). Creating
         these is cheap; one is kept per (head, count). Serial: a "thread" map measured no
         faster (the CVODES runs did not overlap)."""
         if (head, count) not in self._batch_simulators:
@@ -261,10 +276,9 @@ class CollocationSolver:
             if head:
                 X, W = self._simulator.mapaccum(head)(x0, U, P)
                 nodes, points, x_end = [X], [W], X[:, -1]
-            if head < self.N:
-                dae, grid_step = self._drug_free
-                tail = ca.integrator("drug_free", "cvodes", dae, 0.0,
-                                     self._collocation_times(grid_step, self.N - head),
+            if head < self.K:
+                tail = ca.integrator("drug_free", "cvodes", self._dae, 0.0,
+                                     self._collocation_times(self.steps[head:]),
                                      SIMULATOR_OPTIONS)
                 W = tail(x0=x_end, p=ca.vertcat(ca.DM.zeros(self.nu), p))["xf"]
                 nodes.append(W[:, self.n_collocation - 1::self.n_collocation])  # tau = 1
@@ -274,20 +288,14 @@ class CollocationSolver:
             self._batch_simulators[head, count] = run.map(count)
         return self._batch_simulators[head, count]
 
-    def _active_intervals(self, problem: ControlProblem) -> int:
-        """Intervals up to the last one in which any control can be on (free windows and the
-        fixed profile); after it the dynamics are drug-free for every candidate."""
-        on = self._controls(problem, self.free_bounds(problem)[1]).any(axis=0)
-        return int(np.flatnonzero(on)[-1]) + 1 if on.any() else 0
-
     def simulate_many(self, problem: ControlProblem,
                       frees: Sequence[np.ndarray]) -> list[tuple[np.ndarray, np.ndarray]]:
-        """For each free-control profile (n_free x N): states at the grid nodes and collocation
-        states, in the NLP's discretisation and layout (scenarios side by side); one mapped
-        call for the whole batch."""
+        """For each free-control profile (n_free x N): states at the NLP's nodes and
+        collocation points, in its discretisation and layout (scenarios side by side); one
+        mapped call for the whole batch."""
         if not frees:
             return []
-        head = self._active_intervals(problem)
+        head = problem.drug_free_from
         starts, controls, parameters, vectors = [], [], [], []
         for free in frees:
             U = self._controls(problem, free)[:, :head]
@@ -299,7 +307,7 @@ class CollocationSolver:
         X, W = self._mapped_simulator(head, len(starts))(
             np.column_stack(starts), np.hstack(controls), np.hstack(parameters),
             np.column_stack(vectors))
-        X = np.asarray(X).reshape(self.nx, self.N, len(starts), order="F")
+        X = np.asarray(X).reshape(self.nx, self.K, len(starts), order="F")
         W = np.asarray(W).reshape(self.nx, -1, len(starts), order="F")
         runs = []
         for first in range(0, len(starts), self.S):
@@ -314,9 +322,9 @@ class CollocationSolver:
         return self.simulate_many(problem, [free])[0]
 
     def scenario_objectives(self, problem: ControlProblem, X: np.ndarray) -> np.ndarray:
-        """The objective output at the horizon of each scenario, from grid-node states ``X``."""
+        """The objective output at the horizon of each scenario, from NLP-node states ``X``."""
         output = problem.model.output_function(problem.objective)
-        ends = X[:, self.N::self.N + 1]
+        ends = X[:, self.K::self.K + 1]
         return np.array([float(output(ends[:, s], p))
                          for s, p in enumerate(problem.scenario_vectors)])
 
@@ -387,10 +395,11 @@ class CollocationSolver:
         if fix_free is not None:
             lower = upper = np.asarray(fix_free, dtype=float)
         nX, nW, nU = self._sizes
+        H = self.H  # the NLP's control columns; the free controls are zero after them
         inf = np.full(nX + nW, np.inf)
         n_t, n_epigraph = (1, self.S) if self.worst else (0, 0)  # t is free; its rows <= 0
-        lbx = np.concatenate([-inf, lower.ravel(order="F"), np.full(n_t, -np.inf)])
-        ubx = np.concatenate([inf, upper.ravel(order="F"), np.full(n_t, np.inf)])
+        lbx = np.concatenate([-inf, lower[:, :H].ravel(order="F"), np.full(n_t, -np.inf)])
+        ubx = np.concatenate([inf, upper[:, :H].ravel(order="F"), np.full(n_t, np.inf)])
         # Scoring a fixed profile is a simulation in the NLP's discretisation: its rules and
         # limits are judged by the checker, not imposed. Imposed, a glucose peak a hair above
         # the limit at a collocation point (the screen and the check allow a 1e-4 slack) made
@@ -402,7 +411,7 @@ class CollocationSolver:
                               np.full(sum(self._usage_rows) + n_epigraph, -np.inf)])
         arguments = {"lbx": lbx, "ubx": ubx, "lbg": lbg, "ubg": ubg,
                      "p": np.concatenate([problem.scenario_vectors.ravel(),
-                                          problem.fixed_profile().ravel(order="F")])}
+                                          problem.fixed_profile()[:, :H].ravel(order="F")])}
         if warm_start is not None:
             arguments.update(x0=warm_start.primal, lam_x0=warm_start.lam_x,
                              lam_g0=warm_start.lam_g)
@@ -412,12 +421,13 @@ class CollocationSolver:
             X, W = self.simulate(problem, guess)
             t0 = np.full(n_t, self.scenario_objectives(problem, X).max())
             arguments["x0"] = np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
-                                              guess.ravel(order="F"), t0])
+                                              guess[:, :H].ravel(order="F"), t0])
         solver = self._solver("safe" if safe else "warm" if warm_start is not None else "cold")
         result = solver(**arguments)
         stats = solver.stats()
         primal = np.asarray(result["x"]).ravel()
-        free = primal[nX + nW:nX + nW + nU].reshape(self.n_free, self.N, order="F")
+        free = np.zeros((self.n_free, self.N))
+        free[:, :H] = primal[nX + nW:nX + nW + nU].reshape(self.n_free, H, order="F")
         free = np.clip(free, lower, upper)
         states = primal[:nX].reshape(self.nx, -1, order="F")
         return Solution(

@@ -37,6 +37,11 @@ class ControlProblem:
     A robust problem gives ``scenarios``, parameter sets the objective is taken over: their mean
     (``scenario_mode="mean"``) or their worst value (``"worst"``); every scenario keeps the path
     limits. ``parameters`` stays the nominal set the reports show.
+
+    ``tail_step`` (days) lets the NLP take longer steps where no control can be on: from
+    ``tail_step`` days after the last interval in which a drug can be given to the horizon,
+    in equal steps of at most ``tail_step``. None keeps the control grid throughout. On the
+    default problem, 5-day Radau steps from day 45 change the objective by 2e-9 decades.
     """
 
     model: Model
@@ -50,6 +55,7 @@ class ControlProblem:
     path_limits: Sequence[OutputLimit] = ()
     scenarios: Sequence[ParameterSet] = ()
     scenario_mode: str = "mean"
+    tail_step: float | None = None
 
     def __post_init__(self) -> None:
         if not (math.isfinite(self.horizon) and self.horizon > 0):
@@ -57,6 +63,10 @@ class ControlProblem:
         if not (math.isfinite(self.grid_step) and 0 < self.grid_step <= self.horizon):
             raise ProblemError(f"grid step must be positive and at most the horizon, got "
                                f"{self.grid_step}")
+        if self.tail_step is not None and not (math.isfinite(self.tail_step)
+                                               and self.tail_step > 0):
+            raise ProblemError(f"tail step must be a positive number of days, got "
+                               f"{self.tail_step}; give e.g. 5 or None for the control grid")
         if grid_steps(self.horizon, self.grid_step) is None:
             raise ProblemError(f"horizon {self.horizon:g} d is not a whole number of grid steps "
                                f"of {self.grid_step:g} d; change --horizon or --grid")
@@ -155,6 +165,39 @@ class ControlProblem:
         starts = self.interval_starts
         return (starts >= start - 1e-9) & (starts + self.grid_step <= stop + 1e-9)
 
+    @cached_property
+    def drug_free_from(self) -> int:
+        """The first control interval from which no control can be on (free windows and fixed
+        doses); the dynamics after it are the same for every schedule."""
+        on = self.fixed_profile().any(axis=0)
+        for name in self.free:
+            on |= self.window_mask(name)
+        return int(np.flatnonzero(on)[-1]) + 1 if on.any() else 0
+
+    @cached_property
+    def controlled_intervals(self) -> int:
+        """How many leading control intervals the NLP keeps as they are: up to ``tail_step``
+        days past ``drug_free_from``, or all of them where longer steps would not save any."""
+        n = self.n_intervals
+        if self.tail_step is None:
+            return n
+        head = min(n, self.drug_free_from + math.ceil(self.tail_step / self.grid_step - 1e-9))
+        return head if self._tail_steps(head) < n - head else n
+
+    def _tail_steps(self, head: int) -> int:
+        return math.ceil((self.horizon - head * self.grid_step) / self.tail_step - 1e-9)
+
+    @cached_property
+    def nlp_steps(self) -> np.ndarray:
+        """Interval lengths (days) of the NLP grid: the controlled intervals, then the
+        drug-free rest in equal steps of at most ``tail_step``; the NLP has no controls there."""
+        head = self.controlled_intervals
+        steps = np.full(head, self.grid_step)
+        if head == self.n_intervals:
+            return steps
+        tail = self._tail_steps(head)
+        return np.append(steps, np.full(tail, (self.horizon - head * self.grid_step) / tail))
+
     def fixed_profile(self) -> np.ndarray:
         """Dose fractions of the non-free controls, shape (n_fixed, N)."""
         return np.array([np.asarray(self.fixed.get(name, np.zeros(self.n_intervals)), float)
@@ -171,7 +214,7 @@ class ControlProblem:
     def structure_key(self) -> tuple:
         """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
         return (self.model.structure_key, self.objective, tuple(self.free_names),
-                self.n_intervals, self.grid_step,
+                self.n_intervals, self.grid_step, self.drug_free_from, self.tail_step,
                 tuple(c.structure for c in self.relaxed_constraints),
                 tuple(limit.output for limit in self.path_limits),
                 self.n_scenarios, self.scenario_mode if self.scenarios else "")

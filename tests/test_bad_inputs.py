@@ -21,7 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -362,6 +362,10 @@ CATALOGUE: tuple[Bad, ...] = (
         "give --robust 2 or more", error=ProblemError,
         call=lambda tmp: persister_problem().robust(1),
         shown="`ControlProblem.robust(1)`"),
+    Bad("api-tail-step-zero", "api", "tail step must be a positive number of days, got 0",
+        "give e.g. 5 or None", error=ProblemError,
+        call=lambda tmp: replace(persister_problem(), tail_step=0.0),
+        shown="`replace(problem, tail_step=0)`"),
     Bad("api-ensemble-zero-draws", "api", "needs at least one draw, got 0",
         "ask for 1 or more", error=ParameterError,
         call=lambda tmp: default_ensemble().sample(default_parameters(), 0, 0),

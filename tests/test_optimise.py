@@ -1,12 +1,16 @@
 """The default problem end to end, with every claim re-simulated by the independent integrator."""
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
 from models.schedule import Schedule
 from optimiser.check import check_schedule
+from optimiser.collocation import CollocationSolver
 from optimiser.defaults import persister_problem
 from optimiser.pipeline import optimise, solver_for
+from optimiser.problem import ProblemError
 from optimiser.simulate import simulate
 
 from .conftest import ARMS
@@ -90,8 +94,6 @@ def test_check_fails_on_disagreement_and_on_violated_budget(problem, result):
 
 
 def test_new_parameter_values_reuse_the_compiled_solver(problem, result):
-    from dataclasses import replace
-
     more_resistance = replace(problem, parameters=problem.parameters.with_values(mu=2e-9))
     assert solver_for(more_resistance) is solver_for(problem)
     solution = solver_for(more_resistance).solve(more_resistance)
@@ -100,3 +102,40 @@ def test_new_parameter_values_reuse_the_compiled_solver(problem, result):
     assert solution.lower_bound == pytest.approx(result.lower_bound + np.log10(2), abs=0.05)
     schedule = more_resistance.schedule(solution.free)
     assert _resimulated(more_resistance, schedule) == pytest.approx(solution.objective, abs=1e-3)
+
+
+def test_the_drug_free_tail_takes_longer_steps_without_moving_any_figure(problem, result):
+    """Day 45 on (5 d after the last osimertinib day) the NLP steps 5 d at a time: 56 intervals
+    instead of 100, and the relaxed optimum and the chosen schedule's score stay those of the
+    control grid throughout, which is solved here for comparison."""
+    assert problem.drug_free_from == 40 and problem.controlled_intervals == 45
+    assert np.array_equal(problem.nlp_steps, np.r_[np.ones(45), np.full(11, 5.0)])
+    uniform = replace(problem, tail_step=None)
+    assert np.array_equal(uniform.nlp_steps, np.ones(100))
+    fine = CollocationSolver(uniform)
+    relaxed = fine.solve(uniform)
+    assert relaxed.success
+    assert result.relaxed.objective == pytest.approx(relaxed.objective, abs=1e-7)
+    assert result.relaxed.free["igf1r_inhibitor"] == pytest.approx(
+        relaxed.free["igf1r_inhibitor"], abs=1e-4)
+    model = problem.model
+    chosen = result.schedule.fractions(model)[[model.control_names.index("igf1r_inhibitor")]]
+    assert solver_for(problem).objective_of(problem, chosen) == pytest.approx(
+        fine.objective_of(uniform, chosen), abs=1e-7)
+
+
+def test_the_tail_is_part_of_the_compiled_structure():
+    """A later last dosing day moves the tail, so it must not reuse the solver."""
+    shorter = persister_problem(treatment_days=30)
+    assert shorter.controlled_intervals == 35 and len(shorter.nlp_steps) == 35 + 13
+    assert shorter.structure_key() != persister_problem().structure_key()
+    assert solver_for(shorter) is not solver_for(persister_problem())
+    # Where longer steps would save nothing, the NLP keeps the control grid.
+    short = persister_problem(treatment_days=10, horizon=14)
+    assert np.array_equal(short.nlp_steps, np.ones(14))
+
+
+@pytest.mark.parametrize("tail_step", [0.0, -5.0, float("nan"), float("inf")])
+def test_a_bad_tail_step_is_refused_with_its_fix(problem, tail_step):
+    with pytest.raises(ProblemError, match="tail step must be a positive number of days"):
+        replace(problem, tail_step=tail_step)

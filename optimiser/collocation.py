@@ -266,9 +266,8 @@ class CollocationSolver:
         parameters P per interval), the rest of the NLP grid with every control off in one
         CVODES run, which keeps its step size across the drug-free tail (measured on the
         default problem: 2.6 ms against 5.8 ms per simulation, restarting in each of the 60
-        tail intervals). Creating
-        these is cheap; one is kept per (head, count). Serial: a "thread" map measured no
-        faster (the CVODES runs did not overlap)."""
+        tail intervals). Creating these is cheap; one is kept per (head, count). Serial: a
+        "thread" map measured no faster (the CVODES runs did not overlap)."""
         if (head, count) not in self._batch_simulators:
             x0, p = ca.MX.sym("x0", self.nx), ca.MX.sym("p", self.np)
             U, P = ca.MX.sym("U", self.nu, head), ca.MX.sym("P", self.np, head)

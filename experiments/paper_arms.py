@@ -10,8 +10,8 @@ import pandas as pd
 from constraints.budget import DaysOnBudget
 from experiments.framework import Experiment, ExperimentOutput, ExperimentSettings, Step
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, persister_model
+from models.persister.outcome import DETECTION_LIMIT_CELLS, outcome
 from models.schedule import Schedule
-from optimiser.outcome import DETECTION_LIMIT_CELLS, outcome
 from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure
 from optimiser.simulate import RTOL, simulate
 

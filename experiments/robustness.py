@@ -1,5 +1,5 @@
 """How much the schedule's benefit depends on the parameter values: an ensemble of parameter sets
-drawn around the defaults (spreads and reasons in ``models/data/persister_ensemble.toml``), and,
+drawn around the defaults (spreads and reasons in ``models/persister/data/ensemble.toml``), and,
 for each schedule, the distribution of the residual tumour and the cure probability over it.
 
 Schedules compared: the schedule optimised for the nominal parameters, the paper's days 0-9,
@@ -23,10 +23,9 @@ from experiments.framework import (
     compact_days,
     free_profile,
 )
-from models.ensemble import default_ensemble
-from models.persister import IGF1R_INHIBITOR
+from models.persister import IGF1R_INHIBITOR, default_ensemble
+from models.persister.outcome import DETECTION_LIMIT_CELLS, treatment_end
 from optimiser.defaults import persister_problem
-from optimiser.outcome import DETECTION_LIMIT_CELLS, treatment_end
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from importlib.resources import files
 from pathlib import Path
 
 import numpy as np
@@ -94,7 +93,3 @@ def _truncated(rng: np.random.Generator, centre: float, sigma: float, lower: flo
             return value
     raise ParameterError(f"parameter {name!r}: the range [{lower:g}, {upper:g}] holds almost none "
                          f"of its spread; widen the range or narrow the spread")
-
-
-def default_ensemble() -> Ensemble:
-    return Ensemble.from_toml(files("models") / "data" / "persister_ensemble.toml")

@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constraints.base import ConstraintReport
+from models.persister.outcome import cell_summary
 from models.schedule import Schedule
-from optimiser.outcome import cell_summary
 from optimiser.problem import ControlProblem
 from optimiser.simulate import ATOL, RTOL, Trajectory, simulate
 

@@ -29,11 +29,11 @@ from constraints.rules import RuleError
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
+from models.persister.outcome import DETECTION_LIMIT_CELLS
 from models.schedule import Schedule, ScheduleError
 from optimiser.collocation import SolverError
 from optimiser.export import ExportError, default_name, export_schedule, require_format
 from optimiser.files import write_text_atomic
-from optimiser.outcome import DETECTION_LIMIT_CELLS
 from optimiser.plots import PlotExtraMissing, require
 from optimiser.problem import ProblemError
 from optimiser.search import SearchError, masked
@@ -476,7 +476,7 @@ def simulate(
 
 
 def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path | None) -> None:
-    from optimiser.outcome import outcome
+    from models.persister.outcome import outcome
     from optimiser.simulate import simulate as integrate
 
     model = persister_model()

@@ -14,9 +14,10 @@ import numpy as np
 from constraints.base import Constraint
 from constraints.path import OutputLimit
 from constraints.rules import DoseLevels
-from models.ensemble import Ensemble, default_ensemble
+from models.ensemble import Ensemble
 from models.model import Model
 from models.parameters import ParameterSet
+from models.persister import default_ensemble
 from models.schedule import Schedule, grid_steps
 
 SCENARIO_MODES = ("mean", "worst")

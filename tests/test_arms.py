@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
+from models.persister.outcome import outcome
 from models.schedule import Schedule
-from optimiser.outcome import outcome
 from optimiser.simulate import simulate
 
 from .conftest import ARMS

@@ -30,10 +30,10 @@ import pytest
 from constraints.budget import BudgetError, DaysOnBudget, parse_budget
 from constraints.path import PathLimitError
 from constraints.rules import MaxRun, RuleError
-from models.ensemble import Ensemble, default_ensemble
+from models.ensemble import Ensemble
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
-from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
+from models.persister import IGF1R_INHIBITOR, default_ensemble, default_parameters, persister_model
 from models.schedule import Schedule, ScheduleError
 from optimiser.cli import USER_ERRORS
 from optimiser.defaults import persister_problem

@@ -323,7 +323,7 @@ def test_robustness_summary_and_draws_agree_with_scipy(reduced):
     from dataclasses import replace
 
     from experiments import robustness
-    from models.ensemble import default_ensemble
+    from models.persister import default_ensemble
 
     data = _csv(out, "robustness")
     table = _markdown_table(out / "robustness.md").set_index("schedule")
@@ -354,7 +354,7 @@ def test_committed_robustness_resimulates():
     from dataclasses import replace
 
     from experiments import robustness
-    from models.ensemble import default_ensemble
+    from models.persister import default_ensemble
 
     data = _committed("robustness")
     draws = default_ensemble().sample(default_parameters(), robustness.FULL["ensemble"], 1)

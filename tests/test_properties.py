@@ -2,7 +2,7 @@
 the independent check, and never beats the relaxed lower bound.
 
 Generated problems (``cases()``): every parameter of the built-in model either at its default or
-anywhere in the range ``[lower, upper]`` that ``models/data/persister_default.toml`` documents
+anywhere in the range ``[lower, upper]`` that ``models/persister/data/default.toml`` documents
 (log-uniform where both ends are positive, uniform from 0 otherwise); short problems so each case
 is cheap (grid 1 d or 0.5 d, horizon from a few fixed values up to 24 d, treatment 2-12 d on the
 grid and at most 15 d shorter than the horizon); a budget from 0 to the whole treatment, as days

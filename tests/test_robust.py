@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from scipy.stats import truncnorm
 
-from models.ensemble import Ensemble, default_ensemble
+from models.ensemble import Ensemble
 from models.parameters import ParameterError
-from models.persister import IGF1R_INHIBITOR, default_parameters
+from models.persister import IGF1R_INHIBITOR, default_ensemble, default_parameters
 from optimiser.collocation import CollocationSolver
 from optimiser.defaults import persister_problem
 from optimiser.pipeline import optimise

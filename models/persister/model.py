@@ -30,6 +30,7 @@ from types import SimpleNamespace
 
 import casadi as ca
 
+from models.ensemble import Ensemble
 from models.model import Control, Model, Parameter, State
 from models.parameters import ParameterSet
 
@@ -158,4 +159,8 @@ def persister_model(glucose: bool = False) -> Model:
 
 
 def default_parameters() -> ParameterSet:
-    return ParameterSet.from_toml(files("models") / "data" / "persister_default.toml")
+    return ParameterSet.from_toml(files("models.persister") / "data" / "default.toml")
+
+
+def default_ensemble() -> Ensemble:
+    return Ensemble.from_toml(files("models.persister") / "data" / "ensemble.toml")

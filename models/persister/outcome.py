@@ -5,11 +5,14 @@ end of treatment to the horizon; cure probability is exp(-N(horizon)) (Poisson).
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from models.schedule import Schedule
-from optimiser.simulate import Trajectory
+
+if TYPE_CHECKING:  # pragma: no cover - any object with times and output() will do
+    from optimiser.simulate import Trajectory
 
 DETECTION_LIMIT_CELLS = 1e6  # about 1 mm^3: "no regrowth" means staying below it (science brief)
 

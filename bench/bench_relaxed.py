@@ -27,8 +27,8 @@ import time
 import numpy as np
 
 from optimiser.baseline import BASELINE_RTOL, run_baseline, simulated_objective
-from optimiser.collocation import CollocationSolver, Solution
 from optimiser.defaults import persister_problem
+from optimiser.nlp import CollocationSolver, Solution
 from optimiser.problem import ControlProblem
 
 BUDGET = "days-on budget"

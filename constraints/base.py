@@ -71,6 +71,11 @@ class Constraint(ABC):
         for drug in self.drugs:
             model.control(drug)
 
+    def bind(self, model: Model) -> Constraint:
+        """The constraint with what it reads from the model filled in (a reference dose, say);
+        ControlProblem binds every constraint it is given."""
+        return self
+
     def check(self, schedule: Schedule, model: Model) -> ConstraintReport:
         fractions = schedule.fractions(model)
         if self.counts_dosing_days:

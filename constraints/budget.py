@@ -5,11 +5,12 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import casadi as ca
 
 from constraints.base import Constraint
+from models.errors import InputError
 from models.parameters import ParameterError, convert
 
 _BUDGET = re.compile(
@@ -19,7 +20,7 @@ _UNITS = {"": "day", "d": "day", "day": "day", "days": "day", "h": "hour", "hour
 _HELP = "give a number of days with an optional unit, e.g. 10d, 240h, 1.5w or 10"
 
 
-class BudgetError(ValueError):
+class BudgetError(InputError):
     """A budget string cannot be read; the message says what to write instead."""
 
 
@@ -120,3 +121,37 @@ class DaysOnBudget(Constraint):
 
     def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
         return ca.sum2(controls[self.drug]) * grid_step
+
+
+@dataclass(frozen=True)
+class AmountBudget(Constraint):
+    """Total amount of ``drug`` in its own dose unit: the integral of the dose over time (a
+    control whose dose is a rate, in units per day, given for days, adds units). The dose is
+    the fraction times the control's reference dose, which ``bind`` reads from the model."""
+
+    drug: str
+    limit: float  # dose unit * day
+    unit: str = "dose unit * day"
+    name: str = "amount budget"
+    reference_dose: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.limit) and self.limit >= 0):
+            raise BudgetError(f"amount budget must be a finite number >= 0, got "
+                              f"{self.limit!r}; give 0 or more")
+
+    def bind(self, model) -> AmountBudget:
+        control = model.control(self.drug)
+        unit = self.unit if self.unit != "dose unit * day" else f"{control.dose_unit} * day"
+        return replace(self, reference_dose=control.reference_dose, unit=unit)
+
+    @property
+    def structure(self) -> tuple:
+        """The reference dose is a coefficient of the compiled rows."""
+        return (*super().structure, self.reference_dose)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        if self.reference_dose is None:
+            raise BudgetError(f"{self.name} of {self.drug!r} is not bound to a model; give it "
+                              "to a ControlProblem, which binds it")
+        return ca.sum2(controls[self.drug]) * grid_step * self.reference_dose

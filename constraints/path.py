@@ -1,4 +1,5 @@
-"""Limits on a model output along the whole trajectory (path constraints), e.g. blood glucose.
+"""Limits on a model output: along the trajectory or a window of it (path limits, e.g. blood
+glucose) and at the horizon (terminal limits, e.g. the residual tumour).
 
 Unlike the dose rules these depend on the states. The optimiser imposes ``output <= limit`` at
 every collocation point of the CasADi problem and screens integer candidates with the same output
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from constraints.base import ConstraintReport
+from models.errors import InputError
 from models.model import Model, ModelError
 from models.parameters import ParameterError, convert
 
@@ -23,37 +25,58 @@ _GLUCOSE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*(?P<unit>.*?)\s*$")
 _GLUCOSE_HELP = "give a concentration such as 180, 180mg/dL or 10mmol/L"
 
 
-class PathLimitError(ValueError):
+class PathLimitError(InputError):
     """A path limit is unusable; the message says what to give instead."""
 
 
 @dataclass(frozen=True)
 class OutputLimit:
-    """``output(t) <= limit`` for every t in the horizon."""
+    """``output(t) <= limit`` for every t in the horizon, or in ``window`` (t0, t1) days."""
 
     output: str
     limit: float
-    unit: str
-    name: str
+    unit: str = ""
+    name: str = ""
     # The checker samples a finer, independent trajectory than the collocation points the
     # optimiser constrains; this relative slack absorbs that difference, nothing more.
     relative_tolerance: float = 1e-4
+    window: tuple[float, float] | None = None
 
     def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"max {self.output}")
         if not (math.isfinite(self.limit) and self.limit > 0):
             raise PathLimitError(f"{self.name} must be a positive number of {self.unit}, got "
                                  f"{self.limit!r}")
+        if self.window is not None:
+            start, stop = self.window
+            if not (math.isfinite(start) and math.isfinite(stop) and 0 <= start < stop):
+                raise PathLimitError(f"{self.name}: window {start!r}-{stop!r} d must satisfy "
+                                     "0 <= start < stop; give e.g. window=(0, 40)")
+
+    @property
+    def structure(self) -> tuple:
+        """The limit is a bound; which points it covers shapes the NLP's rows."""
+        return (type(self).__name__, self.output, self.window)
+
+    @property
+    def covers_start(self) -> bool:
+        return self.window is None or self.window[0] <= 0
 
     def validate(self, model: Model) -> None:
-        if self.output not in model.output_names:
-            raise ModelError(f"{self.name}: model {model.name!r} has no output {self.output!r}; "
-                             f"it has {model.output_names}")
+        _require_output(self.name, self.output, model)
+
+    def bounds(self) -> tuple[float, float]:
+        """Lower and upper bound of every value the NLP constrains."""
+        return -math.inf, self.limit
 
     def require_kept_at_start(self, model: Model, parameter_vector: np.ndarray) -> None:
-        """Refuse a limit the initial state already breaks. No dose changes the initial state,
-        so no schedule could keep such a limit, and the solver would only find that out after
-        a long search for a feasible point."""
+        """Refuse a limit the initial state already breaks when its window includes the start.
+        No dose changes the initial state, so no schedule could keep such a limit, and the
+        solver would only find that out after a long search for a feasible point."""
         self.validate(model)
+        if not self.covers_start:
+            return
         x0 = model.x0_internal(parameter_vector)
         value = float(model.output_function(self.output)(x0, parameter_vector))
         if self.excess(np.array([value])) > 0:
@@ -61,6 +84,12 @@ class OutputLimit:
                                  f"at the start ({self.output} is {value:.4g} {self.unit} before "
                                  f"any dose), so no schedule can keep it; raise the limit above "
                                  f"{value:.4g} {self.unit}")
+
+    def sampled(self, times: np.ndarray) -> np.ndarray:
+        """Which sample times the limit covers."""
+        if self.window is None:
+            return np.ones(np.shape(times), dtype=bool)
+        return (times >= self.window[0] - 1e-9) & (times <= self.window[1] + 1e-9)
 
     def excess(self, values: np.ndarray) -> float:
         """How far the largest sampled value lies beyond the limit and its slack, relative to
@@ -75,6 +104,85 @@ class OutputLimit:
         used = float(np.max(values)) if np.size(values) else -math.inf
         passed = bool(math.isfinite(used) and self.excess(values) <= 0)
         return ConstraintReport(self.name, used, self.limit, self.unit, passed)
+
+
+@dataclass(frozen=True)
+class TerminalLimit:
+    """``lower <= output(horizon) <= upper`` (either may be None). The NLP holds it at the
+    horizon, the integer screening on each candidate's simulated end state, the check on the
+    independent trajectory's last value, within ``tolerance`` (output units) for the
+    difference between the two integrators."""
+
+    output: str
+    upper: float | None = None
+    lower: float | None = None
+    unit: str = ""
+    name: str = ""
+    tolerance: float = 1e-4
+
+    def __post_init__(self) -> None:
+        if not self.name:
+            object.__setattr__(self, "name", f"final {self.output}")
+        if self.upper is None and self.lower is None:
+            raise PathLimitError(f"{self.name}: give an upper or a lower limit (or both)")
+        for what, value in (("upper", self.upper), ("lower", self.lower)):
+            if value is not None and not math.isfinite(value):
+                raise PathLimitError(f"{self.name}: {what} limit must be a finite number, got "
+                                     f"{value!r}")
+        if self.lower is not None and self.upper is not None and self.lower > self.upper:
+            raise PathLimitError(f"{self.name}: lower limit {self.lower:g} is above the upper "
+                                 f"limit {self.upper:g}; swap them")
+
+    @property
+    def structure(self) -> tuple:
+        return (type(self).__name__, self.output)
+
+    @property
+    def limit(self) -> float:
+        """The bound reports show (the upper one where both are given)."""
+        return self.upper if self.upper is not None else self.lower
+
+    def validate(self, model: Model) -> None:
+        _require_output(self.name, self.output, model)
+
+    def require_kept_at_start(self, model: Model, parameter_vector: np.ndarray) -> None:
+        """A terminal limit says nothing about the start."""
+        self.validate(model)
+
+    def bounds(self) -> tuple[float, float]:
+        return (-math.inf if self.lower is None else self.lower,
+                math.inf if self.upper is None else self.upper)
+
+    def sampled(self, times: np.ndarray) -> np.ndarray:
+        """Only the last sample (the horizon) counts."""
+        mask = np.zeros(np.shape(times), dtype=bool)
+        mask[-1] = True
+        return mask
+
+    def excess(self, values: np.ndarray) -> float:
+        """By how much (output units, beyond the tolerance) the worst of the final values (one
+        per scenario) breaks a bound (<= 0: kept; +inf for a non-finite value)."""
+        values = np.asarray(values, dtype=float).ravel()
+        if not values.size:
+            return -math.inf
+        if not np.all(np.isfinite(values)):
+            return math.inf
+        lower, upper = self.bounds()
+        return float(max(np.max(values - upper), np.max(lower - values))) - self.tolerance
+
+    def report(self, values: np.ndarray) -> ConstraintReport:
+        """The verdict on the final values (one per scenario): the worst one counts."""
+        values = np.asarray(values, dtype=float).ravel()
+        lower, upper = self.bounds()
+        worst = float(values[np.argmax(np.maximum(values - upper, lower - values))])
+        passed = bool(self.excess(values) <= 0)
+        return ConstraintReport(self.name, worst, self.limit, self.unit, passed)
+
+
+def _require_output(name: str, output: str, model: Model) -> None:
+    if output not in model.output_names:
+        raise ModelError(f"{name}: model {model.name!r} has no output {output!r}; "
+                         f"it has {model.output_names}")
 
 
 def max_glucose(limit_mg_dl: float) -> OutputLimit:

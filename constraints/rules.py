@@ -13,10 +13,11 @@ from dataclasses import dataclass
 import casadi as ca
 
 from constraints.base import Constraint
+from models.errors import InputError
 from models.schedule import grid_steps
 
 
-class RuleError(ValueError):
+class RuleError(InputError):
     """A rule's setting is unusable; the message says what to give instead."""
 
 
@@ -151,3 +152,29 @@ class DoseLevels(Constraint):
         for level in self.levels:
             distance = ca.fmin(distance, ca.fabs(u - level))
         return distance.T
+
+
+@dataclass(frozen=True)
+class NotTogether(Constraint):
+    """``drug_a`` and ``drug_b`` are never both given on one interval: ``w_a + w_b <= 1`` on
+    the dosing-day indicator. On dose fractions up to 1 it relaxes the rule (an integer
+    schedule that keeps it has at most one full dose per interval), so the NLP carries it."""
+
+    drug_a: str
+    drug_b: str
+    name: str = "not together"
+    unit: str = "1"
+    limit: float = 1.0
+    counts_dosing_days: bool = True
+
+    def __post_init__(self) -> None:
+        if self.drug_a == self.drug_b:
+            raise RuleError(f"not-together rule names {self.drug_a!r} twice; give two "
+                            "different drugs")
+
+    @property
+    def drugs(self) -> tuple[str, ...]:
+        return (self.drug_a, self.drug_b)
+
+    def usage(self, controls: Mapping[str, ca.MX | ca.DM], grid_step: float) -> ca.MX | ca.DM:
+        return (controls[self.drug_a] + controls[self.drug_b]).T

@@ -15,12 +15,12 @@ from experiments.framework import (
     compact_days,
 )
 from models.persister import IGF1R_INHIBITOR
-from optimiser.collocation import CollocationSolver
 from optimiser.defaults import persister_problem
+from optimiser.integer import contiguous_blocks
+from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 from optimiser.problem import ControlProblem
-from optimiser.rounding import contiguous_blocks
 from optimiser.simulate import RTOL
 
 TREATMENT_DAYS = 40

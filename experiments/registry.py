@@ -9,6 +9,7 @@ from typing import Literal
 
 from experiments import budget_sweep, method_comparison, paper_arms, robustness, timing_map
 from experiments.framework import Experiment, ExperimentSettings, Progress, write_outputs
+from models.errors import InputError
 
 # The one place an experiment is registered, in the order ``all`` runs them.
 EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment in (
@@ -20,7 +21,7 @@ EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment
 )}
 
 
-class UnknownExperimentError(ValueError):
+class UnknownExperimentError(InputError):
     """An experiment name that is not registered; the message lists the known ones."""
 
 

@@ -20,13 +20,14 @@ from types import SimpleNamespace
 import casadi as ca
 import numpy as np
 
+from models.errors import InputError
 from models.parameters import ParameterSet
 
 Expressions = Mapping[str, ca.SX]
 RightHandSide = Callable[[SimpleNamespace, SimpleNamespace, SimpleNamespace], Expressions]
 
 
-class ModelError(ValueError):
+class ModelError(InputError):
     """A model definition is inconsistent (raised when the model is declared)."""
 
 
@@ -199,13 +200,18 @@ class Model:
         s = self._symbols
         return ca.Function("natural", [s["xi"]], [s["natural"]])
 
-    def output_function(self, name: str) -> ca.Function:
-        outputs = self._symbols["outputs"]
-        if name not in outputs:
-            raise ModelError(f"model {self.name!r} has no output {name!r}; "
-                             f"it has {sorted(outputs)}")
-        s = self._symbols
-        return ca.Function(name, [s["xi"], s["p"]], [outputs[name]])
+    def output_function(self, name: str, count: int = 1) -> ca.Function:
+        """``output(x, p)``, or mapped over ``count`` columns of x and p; built once each."""
+        cache = self.__dict__.setdefault("_output_functions", {})
+        if (name, count) not in cache:
+            outputs = self._symbols["outputs"]
+            if name not in outputs:
+                raise ModelError(f"model {self.name!r} has no output {name!r}; "
+                                 f"it has {sorted(outputs)}")
+            s = self._symbols
+            single = ca.Function(name, [s["xi"], s["p"]], [outputs[name]])
+            cache[name, count] = single if count == 1 else single.map(count)
+        return cache[name, count]
 
     @cached_property
     def all_outputs(self) -> ca.Function:

@@ -29,11 +29,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from models.errors import InputError
+
 if TYPE_CHECKING:  # pragma: no cover
     from models.model import Parameter
 
 
-class ParameterError(ValueError):
+class ParameterError(InputError):
     """A parameter-set file or value is unusable; the message names the parameter and the fix."""
 
 

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from models.errors import InputError
 from models.parameters import ParameterError, convert
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -30,7 +31,7 @@ SCHEDULE_SCHEMA_VERSION = 1
 _GRID_TOLERANCE = 1e-9
 
 
-class ScheduleError(ValueError):
+class ScheduleError(InputError):
     """A schedule is malformed or does not fit the model; the message says what to fix."""
 
 

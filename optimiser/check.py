@@ -55,16 +55,18 @@ class CheckReport:
 def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_objective: float,
                    tolerance: float = OBJECTIVE_TOLERANCE) -> CheckReport:
     """A robust problem's objective is re-simulated in every scenario and combined as the
-    optimiser combined it; path limits must hold in every scenario."""
+    optimiser combined it; limits must hold in every scenario (path limits at every sample in
+    their window, terminal limits at the horizon)."""
     model = problem.model
     trajectory = simulate(model, problem.parameter_vector, schedule)
     scenarios = ([simulate(model, p, schedule) for p in problem.scenario_vectors]
                  if problem.scenarios else [trajectory])
-    values = [t.final_output(problem.objective) for t in scenarios]
+    values = [problem.objective.checked(t, schedule) for t in scenarios]
     resimulated = problem.combine(values)
     difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]
-    reports += [limit.report(np.concatenate([t.output(limit.output) for t in scenarios]))
+    reports += [limit.report(np.concatenate([t.output(limit.output)[limit.sampled(t.times)]
+                                             for t in scenarios]))
                 for limit in problem.path_limits]
     problems = [f"constraint violated: {r.describe()}" for r in reports if not r.passed]
     if not (math.isfinite(resimulated) and difference <= tolerance):

@@ -31,7 +31,7 @@ from models.parameters import ParameterError, ParameterSet
 from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
 from models.persister.outcome import DETECTION_LIMIT_CELLS
 from models.schedule import Schedule, ScheduleError
-from optimiser.collocation import SolverError
+from optimiser.nlp import SolverError
 from optimiser.export import ExportError, default_name, export_schedule, require_format
 from optimiser.files import write_text_atomic
 from optimiser.plots import PlotExtraMissing, require

@@ -10,44 +10,57 @@ from dataclasses import dataclass, field, replace
 from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING
 
-import casadi as ca
 import numpy as np
 
+from constraints.path import TerminalLimit
 from constraints.rules import DoseLevels
 from models.schedule import Schedule
+from optimiser.cache import solver_for
 from optimiser.check import CheckReport, check_schedule
-from optimiser.collocation import CollocationSolver, Solution
-from optimiser.problem import ControlProblem, ProblemError
-from optimiser.rounding import (
-    LinearRules,
+from optimiser.integer import (
     combinatorial_rounding,
     contiguous_blocks,
+    linear_rules,
+    max_on,
+    rule_excess,
     shift_search,
 )
+from optimiser.nlp import Solution
+from optimiser.problem import ControlProblem, ProblemError
 
 if TYPE_CHECKING:
     from optimiser.search import SearchSettings, StudyOutcome
 
 Progress = Callable[[str], None]
-_SOLVERS: dict[tuple, CollocationSolver] = {}
+# Factors by which the relaxed optimum is scaled before rounding when a terminal limit binds.
+SCALED_SEEDS = (1.1, 1.25, 1.5, 2.0)
+SNAP = 1e-7  # of a control's range: a continuous dose this close to a bound is on it
 
 
 @dataclass
 class Result:
     schedule: Schedule
     objective: float  # integer schedule, in the NLP discretisation
-    lower_bound: float  # relaxed optimum on the same grid
+    lower_bound: float  # relaxed optimum on the same grid: the bound (upper where maximised)
     relaxed: Solution
     check: CheckReport
     evaluations: int
     timings: dict[str, float]
     provenance: dict = field(default_factory=dict)
     study: StudyOutcome | None = None
+    sense: str = "min"
+
+    @property
+    def bound(self) -> float:
+        """The relaxed optimum: no schedule on this grid does better."""
+        return self.lower_bound
 
     @property
     def gap(self) -> float:
-        """Objective minus lower bound (>= 0 up to solver tolerance)."""
-        return self.objective - self.lower_bound
+        """How far the objective lies from the bound, on the worse side (>= 0 up to solver
+        tolerance)."""
+        difference = self.objective - self.lower_bound
+        return difference if self.sense == "min" else -difference
 
     @property
     def budget_used(self) -> dict[str, float]:
@@ -62,65 +75,6 @@ class Result:
     def ok(self) -> bool:
         return (self.check.passed and math.isfinite(self.gap)
                 and (self.study is None or self.study.complete))
-
-
-def solver_for(problem: ControlProblem) -> CollocationSolver:
-    """The compiled solver for this problem's structure (built once per process)."""
-    key = problem.structure_key()
-    if key not in _SOLVERS:
-        _SOLVERS[key] = CollocationSolver(problem)
-    return _SOLVERS[key]
-
-
-def linear_rules(problem: ControlProblem, drug: str) -> LinearRules:
-    """The rows of every linear constraint on ``drug`` alone, from the same usage expressions
-    the NLP and the checker use: amounts (budgets) on the dose fractions, dosing-day rules on
-    the on/off indicator."""
-    w = ca.MX.sym("w", 1, problem.n_intervals)
-    parts: dict[bool, tuple[list, list]] = {False: ([], []), True: ([], [])}
-    for constraint in problem.linear_constraints:
-        if constraint.drugs != (drug,):
-            continue
-        usage = constraint.usage({drug: w}, problem.grid_step)
-        function = ca.Function("rule", [w], [usage, ca.jacobian(usage, w)])
-        offset, matrix = function(np.zeros(problem.n_intervals))
-        matrices, bounds = parts[constraint.counts_dosing_days]
-        matrices.append(np.asarray(ca.densify(matrix)))
-        bounds.append(constraint.limit - np.asarray(offset).ravel())
-
-    def stacked(matrices: list, bounds: list) -> tuple[np.ndarray, np.ndarray]:
-        if not matrices:
-            return np.zeros((0, problem.n_intervals)), np.zeros(0)
-        return np.vstack(matrices), np.concatenate(bounds)
-
-    return LinearRules(*stacked(*parts[False]), *stacked(*parts[True]))
-
-
-def rule_excess(problem: ControlProblem, drug: str,
-                rules: LinearRules) -> Callable[[np.ndarray], float]:
-    """By how much a dose profile of ``drug`` breaks its rules (<= 0: kept): the linear rows,
-    and the non-linear rules evaluated as the checker does."""
-    others = [c for c in problem.constraints if not c.linear and c.drugs == (drug,)]
-
-    def excess(w: np.ndarray) -> float:
-        rows = {True: {drug: ca.DM((w > 0).astype(float)).T}, False: {drug: ca.DM(w).T}}
-        return max([rules.excess(w),
-                    *(float(ca.mmax(c.usage(rows[c.counts_dosing_days], problem.grid_step)))
-                      - c.limit for c in others)])
-
-    return excess
-
-
-def max_on(problem: ControlProblem, drug: str, rules: LinearRules, level: float) -> int:
-    """Most dosing intervals at ``level`` any budget allows: amount rows that charge every
-    allowed interval the same (days-on and AUC budgets)."""
-    allowed = problem.window_mask(drug)
-    caps = [int(allowed.sum())]
-    for row, bound in zip(rules.amount, rules.amount_bound, strict=True):
-        charge = row[allowed] * level
-        if charge.size and charge.min() > 0 and np.allclose(charge, charge[0]):
-            caps.append(math.floor(bound / charge[0] + 1e-9))
-    return max(0, min(caps))
 
 
 def with_dose_levels(problem: ControlProblem,
@@ -145,85 +99,116 @@ def with_dose_levels(problem: ControlProblem,
     return replace(problem, constraints=rules), levels
 
 
+def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
+                    levels: tuple[float, ...]) -> tuple[np.ndarray, float, int, list]:
+    """The best integer profile (n_free x N) the rounding and the local search find from the
+    relaxed optimum, its screened cost, the number of evaluations and the seeds."""
+    names = problem.free_names
+    allowed = np.array([problem.window_mask(name) for name in names])
+    rules = linear_rules(problem)
+    excess = rule_excess(problem, rules)
+
+    def feasible(W: np.ndarray) -> bool:
+        return excess(W) <= 1e-9
+
+    def evaluate(profiles: list[np.ndarray]) -> list[float]:
+        return solver.objectives_of(problem, profiles)
+
+    relaxed_free = np.array([relaxed.free[name] for name in names])
+    seeds = [combinatorial_rounding(relaxed_free, allowed, rules, levels)]
+    if any(isinstance(limit, TerminalLimit) for limit in problem.path_limits):
+        # The relaxed optimum sits on the terminal limit, and rounding it down breaks the
+        # limit about half the time: round more drug too.
+        _, upper = solver.free_bounds(problem)
+        seeds += [combinatorial_rounding(np.minimum(upper, factor * relaxed_free), allowed,
+                                         rules, levels) for factor in SCALED_SEEDS]
+    for k, name in enumerate(names):
+        longest = max_on(problem, name, rules, max(levels))
+        for block in contiguous_blocks(allowed[k], longest):
+            W = seeds[0].copy()
+            W[k] = max(levels) * block
+            seeds.append(W)
+    # A seed that breaks a rule or a limit (value +inf) is dropped; no drug at all keeps every
+    # rule and, in the built-in model, every toxicity limit.
+    kept = [k for k, W in enumerate(seeds) if feasible(W)]
+    values = zip(evaluate([seeds[k] for k in kept]), kept, strict=True)
+    finite = [(value, k) for value, k in values if np.isfinite(value)]
+    start = seeds[min(finite)[1]] if finite else np.zeros_like(relaxed_free)
+    best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
+    return best, best_value, count + len(seeds), seeds
+
+
+def continuous_profile(problem: ControlProblem, relaxed: Solution) -> np.ndarray:
+    """The relaxed optimum as a schedule: dose fractions within a hair of a bound (IPOPT's
+    interior point stops 1e-9 short of it) are put on the bound, so a day with no drug is no
+    dosing day for the rules that count them."""
+    profile = np.array([relaxed.free[name] for name in problem.free_names])
+    for k, name in enumerate(problem.free_names):
+        control = problem.model.control(name)
+        span = control.upper - control.lower
+        row = profile[k]
+        row[np.abs(row - control.lower) < SNAP * span] = control.lower
+        row[np.abs(row - control.upper) < SNAP * span] = control.upper
+    return profile
+
+
 def optimise(problem: ControlProblem, progress: Progress | None = None,
              command: str = "", dose_levels: tuple[float, ...] | None = None,
-             search: SearchSettings | None = None, seed: int = 0) -> Result:
-    """Relaxed optimum (lower bound), then the best schedule found from it with every dose at
+             search: SearchSettings | None = None, seed: int = 0,
+             integer: bool = True) -> Result:
+    """Relaxed optimum (the bound), then the best schedule found from it with every dose at
     one of ``dose_levels`` (fractions of the reference dose; on/off by default), checked.
     With ``search``, an Optuna study (seeded with that schedule and the rounded relaxed optimum)
-    looks further and its best schedule is taken where it is better. ``seed`` (of the study
-    and of a robust problem's draws) goes into the provenance."""
-    problem, levels = with_dose_levels(problem, dose_levels)
+    looks further and its best schedule is taken where it is better. With ``integer=False``
+    the relaxed optimum itself is the schedule (doses anywhere in their bounds). ``seed`` (of
+    the study and of a robust problem's draws) goes into the provenance."""
+    if not integer and (dose_levels is not None or search is not None):
+        raise ProblemError("a continuous-dose schedule takes neither dose levels nor a "
+                           "discrete search; leave out --dose-levels and --trials, or "
+                           "--continuous")
+    problem, levels = with_dose_levels(problem, dose_levels) if integer else (problem, ())
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
     started = time.perf_counter()
     say("building the CasADi collocation solver")
     solver = solver_for(problem)
     timings["build_s"] = solver.build_seconds
-    say("solving the relaxed problem (lower bound)")
+    say("solving the relaxed problem (bound)")
     relaxed = solver.solve_reliably(problem, "the relaxed solve (lower bound)")
     timings["relaxed_s"] = relaxed.seconds
 
-    say("rounding and searching on/off schedules")
-    t0 = time.perf_counter()
-    integer = {}
-    evaluations = 0
-    for drug in problem.free_names:
-        allowed = problem.window_mask(drug)
-        rules = linear_rules(problem, drug)
-        longest = max_on(problem, drug, rules, max(levels))
-        excess = rule_excess(problem, drug, rules)
+    study, evaluations = None, 0
+    if integer:
+        say("rounding and searching integer schedules")
+        t0 = time.perf_counter()
+        free, best_value, evaluations, seeds = _integer_search(problem, solver, relaxed, levels)
+        timings["search_s"] = time.perf_counter() - t0
+        if search is not None:
+            from optimiser.search import run_study
 
-        def feasible(w: np.ndarray, excess: Callable = excess) -> bool:
-            return excess(w) <= 1e-9
+            say("running the discrete search (Optuna)")
+            study = run_study(problem, search, levels, seeds=(free, seeds[0]), progress=say)
+            found = study.best
+            if found is not None and found.values[0] < best_value - 1e-9:
+                free = study.doses(found, problem)
+            evaluations += study.run_now
+            timings["study_s"] = study.seconds
+    else:
+        free = continuous_profile(problem, relaxed)
 
-        others = {name: values for name, values in relaxed.free.items() if name != drug}
-
-        def evaluate(profiles: list[np.ndarray], drug: str = drug,
-                     others: dict = others) -> list[float]:
-            return solver.objectives_of(problem, [
-                np.array([w if name == drug else np.round(others[name])
-                          for name in problem.free_names]) for w in profiles])
-
-        seeds = [combinatorial_rounding(relaxed.free[drug], allowed, rules, levels)]
-        seeds += [max(levels) * w for w in contiguous_blocks(allowed, longest)]
-        # A seed that breaks a rule or a path limit (value +inf) is dropped; no drug at all
-        # keeps every rule and, in the built-in model, every toxicity limit.
-        kept = [k for k, w in enumerate(seeds) if feasible(w)]
-        values = zip(evaluate([seeds[k] for k in kept]), kept, strict=True)
-        finite = [(value, k) for value, k in values if np.isfinite(value)]
-        start = seeds[min(finite)[1]] if finite else np.zeros(problem.n_intervals)
-        best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
-        integer[drug] = best
-        evaluations += count + len(seeds)
-    timings["search_s"] = time.perf_counter() - t0
-
-    study = None
-    if search is not None:
-        from optimiser.search import run_study
-
-        say("running the discrete search (Optuna)")
-        study = run_study(problem, search, levels, seeds=(best, seeds[0]), progress=say)
-        found = study.best
-        if found is not None and found.values[0] < best_value - 1e-9:
-            integer[drug] = np.asarray(found.user_attrs["result"]["doses"])
-        evaluations += study.run_now
-        timings["study_s"] = study.seconds
-
-    free = np.array([integer[name] for name in problem.free_names])
     say("scoring the schedule in the NLP discretisation")
     fixed = solver.solve_reliably(problem, "the scoring solve of the chosen schedule",
                                   initial_free=free, fix_free=free)
     timings["score_s"] = fixed.seconds
     provenance = provenance_record(problem, command, seed)
-    schedule = problem.schedule(integer, **provenance)
+    schedule = problem.schedule(dict(zip(problem.free_names, free, strict=True)), **provenance)
     say("re-simulating with scipy Radau (independent check)")
     t0 = time.perf_counter()
     check = check_schedule(problem, schedule, fixed.objective)
     timings["check_s"] = time.perf_counter() - t0
     timings["total_s"] = time.perf_counter() - started
     return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check, evaluations,
-                  timings, provenance, study)
+                  timings, provenance, study, sense=problem.objective.sense)
 
 
 def provenance_record(problem: ControlProblem, command: str = "", seed: int = 0) -> dict:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from models.errors import InputError
 from optimiser.files import atomic_output
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -31,7 +32,7 @@ CELL_FLOOR = 1e-3  # y-axis floor in cells: smaller counts are far below one cel
 COLOURS = {"S": "tab:blue", "P": "tab:orange", "R": "tab:red", "total": "black"}
 
 
-class PlotExtraMissing(ImportError):
+class PlotExtraMissing(InputError, ImportError):
     """matplotlib (or tabulate, for tables) is not installed; the message names the extra."""
 
 

@@ -1,5 +1,5 @@
 """The optimal-control problem: a model, its parameters, a time grid, which controls are fixed and
-which are free (and when), the objective output and the constraints."""
+which are free (and when), the objective and the constraints."""
 
 from __future__ import annotations
 
@@ -12,32 +12,44 @@ from functools import cached_property
 import numpy as np
 
 from constraints.base import Constraint
-from constraints.path import OutputLimit
+from constraints.path import OutputLimit, TerminalLimit
 from constraints.rules import DoseLevels
 from models.ensemble import Ensemble
+from models.errors import InputError
 from models.model import Model
 from models.parameters import ParameterSet
-from models.persister import default_ensemble
 from models.schedule import Schedule, grid_steps
+from optimiser.objectives import (
+    SCENARIO_WRAPPERS,
+    Objective,
+    ScenarioMean,
+    WorstCase,
+    as_objective,
+)
 
 SCENARIO_MODES = ("mean", "worst")
 
 
-class ProblemError(ValueError):
+class ProblemError(InputError):
     """The problem is inconsistent (e.g. horizon shorter than treatment); the message says how."""
 
 
 @dataclass(frozen=True)
 class ControlProblem:
-    """Minimise ``objective`` (a model output) at the horizon over the free controls.
+    """Optimise ``objective`` over the free controls: an objective object (``Terminal``,
+    ``Integral``, ``Exposure``, ... in ``optimiser.objectives``) or a model output's name, which
+    means ``Terminal(name)``, minimised at the horizon.
 
     ``free`` maps a control to the window ``(start, stop)`` in days in which it may be non-zero;
     ``fixed`` maps controls to dose fractions per grid interval. Controls in neither are zero.
-    ``path_limits`` bound model outputs (glucose, say) at every time.
+    ``path_limits`` bound model outputs: ``OutputLimit`` (glucose, say) at every time of the
+    horizon or a window, ``TerminalLimit`` at the horizon; limits given among ``constraints``
+    are moved here. Constraints are bound to the model (``Constraint.bind``).
 
     A robust problem gives ``scenarios``, parameter sets the objective is taken over: their mean
-    (``scenario_mode="mean"``) or their worst value (``"worst"``); every scenario keeps the path
-    limits. ``parameters`` stays the nominal set the reports show.
+    (``scenario_mode="mean"``, or an objective wrapped in ``ScenarioMean``) or their worst value
+    (``"worst"``, ``WorstCase``); every scenario keeps the limits. ``parameters`` stays the
+    nominal set the reports show; ``ensemble`` is where ``robust`` draws scenarios from.
 
     ``tail_step`` (days) lets the NLP take longer steps where no control can be on: from
     ``tail_step`` days after the last interval in which a drug can be given to the horizon,
@@ -47,18 +59,29 @@ class ControlProblem:
 
     model: Model
     parameters: ParameterSet
-    objective: str
+    objective: str | Objective
     free: Mapping[str, tuple[float, float]]
     fixed: Mapping[str, np.ndarray] = field(default_factory=dict)
     constraints: Sequence[Constraint] = ()
     horizon: float = 100.0
     grid_step: float = 1.0
-    path_limits: Sequence[OutputLimit] = ()
+    path_limits: Sequence[OutputLimit | TerminalLimit] = ()
     scenarios: Sequence[ParameterSet] = ()
     scenario_mode: str = "mean"
     tail_step: float | None = None
+    ensemble: Ensemble | None = None
 
     def __post_init__(self) -> None:
+        objective = self.objective
+        if isinstance(objective, ScenarioMean | WorstCase):
+            object.__setattr__(self, "scenario_mode", objective.mode)
+            objective = objective.objective
+        object.__setattr__(self, "objective", as_objective(objective))
+        limits = [c for c in self.constraints if isinstance(c, OutputLimit | TerminalLimit)]
+        object.__setattr__(self, "path_limits", (*self.path_limits, *limits))
+        object.__setattr__(self, "constraints", tuple(
+            c.bind(self.model) for c in self.constraints
+            if not isinstance(c, OutputLimit | TerminalLimit)))
         if not (math.isfinite(self.horizon) and self.horizon > 0):
             raise ProblemError(f"horizon must be a positive number of days, got {self.horizon}")
         if not (math.isfinite(self.grid_step) and 0 < self.grid_step <= self.horizon):
@@ -73,7 +96,7 @@ class ControlProblem:
                                f"of {self.grid_step:g} d; change --horizon or --grid")
         if not self.free:
             raise ProblemError("no free control: name at least one control to optimise")
-        self.model.output_function(self.objective)
+        self.objective.validate(self)
         for name, (start, stop) in self.free.items():
             self.model.control(name)
             if name in self.fixed:
@@ -115,10 +138,14 @@ class ControlProblem:
     def n_scenarios(self) -> int:
         return len(self.scenario_vectors)
 
+    @property
+    def goal(self) -> ScenarioMean | WorstCase:
+        """The objective over the scenarios (the mean of one scenario is its value)."""
+        return SCENARIO_WRAPPERS[self.scenario_mode](self.objective)
+
     def combine(self, values: Sequence[float]) -> float:
         """The objective over scenarios from one value per scenario."""
-        values = np.asarray(values, dtype=float)
-        return float(values.max() if self.scenario_mode == "worst" else values.mean())
+        return self.goal.combine(values)
 
     @property
     def parameter_digest(self) -> str:
@@ -214,25 +241,31 @@ class ControlProblem:
 
     def structure_key(self) -> tuple:
         """What the compiled solver depends on; values (parameters, budgets) are not part of it."""
-        return (self.model.structure_key, self.objective, tuple(self.free_names),
+        return (self.model.structure_key, self.objective.structure, tuple(self.free_names),
                 self.n_intervals, self.grid_step, self.drug_free_from, self.tail_step,
                 tuple(c.structure for c in self.relaxed_constraints),
-                tuple(limit.output for limit in self.path_limits),
+                tuple(limit.structure for limit in self.path_limits),
                 self.n_scenarios, self.scenario_mode if self.scenarios else "")
 
     def robust(self, samples: int, mode: str = "mean", seed: int = 0,
                ensemble: Ensemble | None = None) -> ControlProblem:
         """A copy whose objective is taken over ``samples`` parameter sets drawn around
-        ``parameters`` (the built-in ensemble's spreads unless ``ensemble`` is given)."""
+        ``parameters`` from ``ensemble`` (default: the problem's own)."""
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
             raise ProblemError(f"a robust problem needs at least 2 parameter samples, got "
                                f"{samples!r}; give --robust 2 or more")
-        draws = (ensemble or default_ensemble()).sample(self.parameters, samples, seed)
+        ensemble = ensemble or self.ensemble
+        if ensemble is None:
+            raise ProblemError(f"model {self.model.name!r} comes with no parameter ensemble to "
+                               "draw robust scenarios from; give ensemble=Ensemble.from_toml("
+                               "FILE) (spreads with reasons)")
+        draws = ensemble.sample(self.parameters, samples, seed)
         return replace(self, scenarios=tuple(draws), scenario_mode=mode)
 
     def with_limits(self, **limits: float) -> ControlProblem:
         """A copy with constraint and path limits replaced by name (same structure)."""
         def updated(items):
-            return [replace(c, limit=limits[c.name]) if c.name in limits else c for c in items]
+            return [replace(c, limit=limits[c.name]) if c.name in limits and hasattr(
+                c, "limit") and not isinstance(c, TerminalLimit) else c for c in items]
         return replace(self, constraints=updated(self.constraints),
                        path_limits=updated(self.path_limits))

@@ -30,9 +30,10 @@ from pathlib import Path
 import numpy as np
 
 from constraints.rules import MaxPulses
-from optimiser.pipeline import linear_rules, max_on, rule_excess, solver_for
+from models.errors import InputError
+from optimiser.cache import solver_for
+from optimiser.integer import combinatorial_rounding, linear_rules, max_on, rule_excess
 from optimiser.problem import ControlProblem
-from optimiser.rounding import combinatorial_rounding
 
 MODES = ("coupled", "simulation", "random")
 # Seconds to wait for a database server before giving up: an unreachable host must fail the
@@ -42,7 +43,7 @@ _LIBPQ_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi")  # they take libpq's co
 Progress = Callable[[str], None]
 
 
-class SearchError(ValueError):
+class SearchError(InputError):
     """The study cannot be run as asked (storage, name, settings); the message says how."""
 
 
@@ -183,20 +184,23 @@ def _storage_hint(url: str, error: Exception) -> str:
 
 @dataclass(frozen=True)
 class SearchSpace:
-    """Pulses on the allowed intervals ``window`` (indices into the grid)."""
+    """Pulses of one drug on its allowed intervals ``window`` (indices into the grid); with
+    several free drugs each space names its parameters after its drug (``prefix``)."""
 
     window: np.ndarray
     max_pulses: int
     max_length: int
     levels: tuple[float, ...]
+    prefix: str = ""
 
     def suggest(self, trial) -> list[tuple[int, int, float]]:
-        count = trial.suggest_int("pulses", 1, self.max_pulses)
+        name = self.prefix
+        count = trial.suggest_int(f"{name}pulses", 1, self.max_pulses)
         pulses = []
         for k in range(count):
-            start = trial.suggest_int(f"start_{k}", 0, len(self.window) - 1)
-            length = trial.suggest_int(f"length_{k}", 1, self.max_length)
-            level = (trial.suggest_categorical(f"level_{k}", self.levels)
+            start = trial.suggest_int(f"{name}start_{k}", 0, len(self.window) - 1)
+            length = trial.suggest_int(f"{name}length_{k}", 1, self.max_length)
+            level = (trial.suggest_categorical(f"{name}level_{k}", self.levels)
                      if len(self.levels) > 1 else self.levels[0])
             pulses.append((start, length, level))
         return pulses
@@ -212,6 +216,7 @@ class SearchSpace:
     def encode(self, w: np.ndarray) -> dict | None:
         """Trial parameters whose pulses give exactly ``w`` (None if the space cannot)."""
         on = w[self.window]
+        name = self.prefix
         params, k, position = {}, 0, 0
         while position < len(on):
             if on[position] == 0:
@@ -221,15 +226,15 @@ class SearchSpace:
             while (position + length < len(on) and on[position + length] == on[position]
                    and length < self.max_length):
                 length += 1
-            params.update({f"start_{k}": position, f"length_{k}": length})
+            params.update({f"{name}start_{k}": position, f"{name}length_{k}": length})
             if len(self.levels) > 1:
                 if on[position] not in self.levels:
                     return None
-                params[f"level_{k}"] = float(on[position])
+                params[f"{name}level_{k}"] = float(on[position])
             k, position = k + 1, position + length
         if not 1 <= k <= self.max_pulses:
             return None
-        return {"pulses": k, **params}
+        return {f"{name}pulses": k, **params}
 
 
 def _key(values: np.ndarray) -> str:
@@ -237,44 +242,61 @@ def _key(values: np.ndarray) -> str:
 
 
 class TrialEvaluator:
-    """The objective Optuna calls; one per process (it holds the compiled solver)."""
+    """The objective Optuna calls; one per process (it holds the compiled solver). A trial
+    proposes pulses for every free drug (one search space each)."""
 
     def __init__(self, problem: ControlProblem, levels: tuple[float, ...], mode: str,
                  pareto: bool = False) -> None:
-        if len(problem.free_names) != 1:
-            raise SearchError("the discrete search handles problems with one free control; "
-                              f"this one has {problem.free_names}")
-        (self.drug,) = problem.free_names
         self.problem, self.levels, self.mode, self.pareto = problem, levels, mode, pareto
         self.solver = solver_for(problem)
-        self.rules = linear_rules(problem, self.drug)
-        self.rule_excess = rule_excess(problem, self.drug, self.rules)
-        longest = max(1, max_on(problem, self.drug, self.rules, max(levels)))
-        pulse_rules = [c.limit for c in problem.constraints if isinstance(c, MaxPulses)]
-        self.space = SearchSpace(np.flatnonzero(problem.window_mask(self.drug)),
-                                 int(min(pulse_rules, default=6)), longest, levels)
+        self.rules = linear_rules(problem)
+        self.rule_excess = rule_excess(problem, self.rules)
+        names = problem.free_names
+        self.spaces = []
+        for name in names:
+            longest = max(1, max_on(problem, name, self.rules, max(levels)))
+            pulse_rules = [c.limit for c in problem.constraints
+                           if isinstance(c, MaxPulses) and c.drug == name]
+            self.spaces.append(SearchSpace(np.flatnonzero(problem.window_mask(name)),
+                                           int(min(pulse_rules, default=6)), longest, levels,
+                                           f"{name}." if len(names) > 1 else ""))
         self._seen: dict[str, dict] = {}
 
+    def encode(self, W: np.ndarray) -> dict | None:
+        """Trial parameters for free profiles W (n_free x N), None if a space cannot hold
+        its drug's profile."""
+        params = {}
+        for space, w in zip(self.spaces, np.atleast_2d(W), strict=True):
+            encoded = space.encode(np.asarray(w, dtype=float))
+            if encoded is None:
+                return None
+            params.update(encoded)
+        return params
+
     def profile(self, caps: np.ndarray) -> tuple[np.ndarray, float]:
-        """The doses to score for these pulses, and the restricted relaxed bound (coupled)."""
+        """The doses to score for these pulses (n_free x N), and the restricted relaxed bound
+        (coupled)."""
         if self.mode != "coupled":
             return caps, math.nan
-        restricted = self.solver.solve(self.problem, initial_free=0.5 * caps[None, :],
-                                       cap_free=caps[None, :])
-        w = combinatorial_rounding(restricted.free[self.drug], caps, self.rules, self.levels)
-        return w, restricted.lower_bound
+        restricted = self.solver.solve(self.problem, initial_free=0.5 * caps, cap_free=caps)
+        relaxed = np.array([restricted.free[name] for name in self.problem.free_names])
+        return (combinatorial_rounding(relaxed, caps, self.rules, self.levels),
+                restricted.lower_bound)
 
-    def exposure(self, w: np.ndarray) -> float:
-        """Reference-dose days of the drug: the Pareto mode's second objective."""
-        return float(w.sum() * self.problem.grid_step)
+    def exposures(self, W: np.ndarray) -> list[float]:
+        """Reference-dose days of each free drug: the Pareto mode's further objectives."""
+        return [float(w.sum() * self.problem.grid_step) for w in W]
 
     def evaluate(self, caps: np.ndarray) -> dict:
-        w, bound = self.profile(caps)
-        objective, path_excess = self.solver.screen(self.problem, w[None, :])
-        violation = max(0.0, self.rule_excess(w), path_excess)
-        return {"objective": objective, "violation": violation, "doses": w.round(9).tolist(),
-                "exposure_days": self.exposure(w), "restricted_bound": bound,
-                "schedule_key": _key(w)}
+        W, bound = self.profile(caps)
+        objective, path_excess = self.solver.screen(self.problem, W)
+        violation = max(0.0, self.rule_excess(W), path_excess)
+        stored = W[0] if len(W) == 1 else W  # one drug: a flat list, as before
+        exposures = self.exposures(W)
+        return {"objective": objective, "cost": float(self.solver.sign * objective),
+                "violation": violation, "doses": stored.round(9).tolist(),
+                "exposure_days": exposures[0] if len(W) == 1 else exposures,
+                "restricted_bound": bound, "schedule_key": _key(W)}
 
     def _known(self, study, structure: str) -> dict | None:
         if structure in self._seen:
@@ -287,7 +309,8 @@ class TrialEvaluator:
 
     def __call__(self, trial) -> float | tuple[float, float]:
         trial.set_user_attr("worker_pid", os.getpid())
-        caps = self.space.caps(self.space.suggest(trial), self.problem.n_intervals)
+        n = self.problem.n_intervals
+        caps = np.array([space.caps(space.suggest(trial), n) for space in self.spaces])
         structure = _key(caps)
         attrs = self._known(trial.study, structure)
         if attrs is None:
@@ -298,8 +321,8 @@ class TrialEvaluator:
         trial.set_user_attr("result", attrs)  # one write: each attribute is a transaction
         trial.set_constraint("rules_and_limits", attrs["violation"])  # feasible when <= 0
         if self.pareto:
-            return attrs["objective"], attrs["exposure_days"]
-        return attrs["objective"]
+            return attrs["cost"], *np.atleast_1d(attrs["exposure_days"])
+        return attrs["cost"]
 
 
 def _sampler(settings: SearchSettings, worker: int):
@@ -321,11 +344,12 @@ def fingerprint(problem: ControlProblem, levels: tuple[float, ...],
             "levels": list(levels), "mode": settings.mode, "pareto": settings.pareto}
 
 
-def _load(settings: SearchSettings, name: str, worker: int = 0):
+def _load(settings: SearchSettings, name: str, worker: int = 0, exposures: int = 1):
+    """The study; a Pareto study minimises the cost and each free drug's exposure."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    directions = ["minimize", "minimize"] if settings.pareto else ["minimize"]
+    directions = ["minimize"] * (1 + settings.pareto * exposures)
     return optuna.create_study(storage=open_storage(settings), study_name=name,
                                sampler=_sampler(settings, worker), directions=directions,
                                load_if_exists=True)
@@ -336,7 +360,7 @@ def _worker(problem: ControlProblem, levels: tuple[float, ...], settings: Search
     """One worker process: its own solver, its share of the trials. A failure ends the
     process with one line on stderr and exit code 1; the parent reports the study incomplete."""
     try:
-        study = _load(settings, name, worker)
+        study = _load(settings, name, worker, len(problem.free_names))
         evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
         study.optimize(evaluator, n_trials=trials)
     except Exception as error:  # any failure: one line, not a traceback
@@ -371,12 +395,18 @@ class StudyOutcome:
         return self.completed >= self.requested
 
     def front(self) -> list:
-        """Non-dominated feasible trials (residual, exposure), one per schedule, by exposure."""
+        """Non-dominated feasible trials (cost, exposures), one per schedule, by exposure."""
         unique = {t.user_attrs["result"]["schedule_key"]: t for t in self.feasible}.values()
         front = [t for t in unique
-                 if not any(o.values[0] <= t.values[0] and o.values[1] <= t.values[1]
+                 if not any(all(a <= b for a, b in zip(o.values, t.values, strict=True))
                             and o.values != t.values for o in unique)]
-        return sorted(front, key=lambda t: t.values[1])
+        return sorted(front, key=lambda t: t.values[1:])
+
+    @staticmethod
+    def doses(trial, problem: ControlProblem) -> np.ndarray:
+        """A trial's free profiles, n_free x N."""
+        return np.asarray(trial.user_attrs["result"]["doses"], dtype=float).reshape(
+            len(problem.free_names), problem.n_intervals)
 
     def summary(self) -> dict:
         best = self.best
@@ -384,7 +414,7 @@ class StudyOutcome:
                 "completed_trials": self.completed, "trials_this_run": self.run_now,
                 "duplicates_skipped": self.duplicates, "seconds": self.seconds,
                 "best_trial": best.number if best else None,
-                "best_objective": best.values[0] if best else None,
+                "best_objective": best.user_attrs["result"]["objective"] if best else None,
                 "worker_exit_codes": self.worker_exit_codes}
 
 
@@ -436,7 +466,7 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
     trials; ``seeds`` (dose profiles of the free control) are enqueued first."""
     say = progress or (lambda _message: None)
     name = settings.study or default_study_name(problem, levels, settings)
-    study = _load(settings, name)
+    study = _load(settings, name, exposures=len(problem.free_names))
     expected = fingerprint(problem, levels, settings)
     stored = study.user_attrs.get("fingerprint")
     if stored is None:
@@ -444,8 +474,8 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
     _refuse_other_problem(stored, expected, name, settings)
     evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
     if not study.trials:
-        for w in seeds:
-            params = evaluator.space.encode(np.asarray(w, dtype=float))
+        for W in seeds:
+            params = evaluator.encode(W)
             if params is not None:
                 study.enqueue_trial(params, skip_if_exists=True)
     before = len(_completed(study))

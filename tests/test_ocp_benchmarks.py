@@ -7,7 +7,7 @@ problem is approached as the control grid is refined.
 import pytest
 
 from models import Control, Model, Parameter, ParameterSet, State
-from optimiser.collocation import CollocationSolver
+from optimiser.nlp import CollocationSolver
 from optimiser.problem import ControlProblem
 
 NO_PARAMETERS = ParameterSet.from_mapping(

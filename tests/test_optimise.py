@@ -7,8 +7,8 @@ import pytest
 
 from models.schedule import Schedule
 from optimiser.check import check_schedule
-from optimiser.collocation import CollocationSolver
 from optimiser.defaults import persister_problem
+from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise, solver_for
 from optimiser.problem import ProblemError
 from optimiser.simulate import simulate

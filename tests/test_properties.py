@@ -68,9 +68,10 @@ from constraints.rules import DoseLevels, MaxPulses, MaxRun, MinHoliday
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
 from models.schedule import Schedule
 from optimiser import persister_problem
+from optimiser.cache import SOLVERS
 from optimiser.check import OBJECTIVE_TOLERANCE
 from optimiser.cli import USER_ERRORS
-from optimiser.pipeline import _SOLVERS, optimise, solver_for, with_dose_levels
+from optimiser.pipeline import optimise, solver_for, with_dose_levels
 
 from .counting import dosing_runs
 
@@ -189,9 +190,8 @@ _BUILT_FOR: dict[tuple, str] = {}  # structure key -> the case whose solve compi
 
 
 def _bounded_solver_cache() -> None:
-    while len(_SOLVERS) > MAX_CACHED_SOLVERS:
-        del _SOLVERS[next(iter(_SOLVERS))]
-    for key in set(_BUILT_FOR) - set(_SOLVERS):
+    SOLVERS.evict(MAX_CACHED_SOLVERS)
+    for key in set(_BUILT_FOR) - set(SOLVERS):
         del _BUILT_FOR[key]
 
 
@@ -199,7 +199,7 @@ def _solver_origin(problem, case: Case) -> str:
     """A failure may depend on the cached solver a case reuses (a replay may then pass): which
     case compiled it, to add to the failure."""
     key = with_dose_levels(problem, case.dose_levels)[0].structure_key()
-    if key not in _SOLVERS:
+    if key not in SOLVERS:
         _BUILT_FOR[key] = case.reproduction()
         return "compiles its own solver"
     return f"reuses the solver compiled, in this process, for:\n{_BUILT_FOR.get(key, '?')}"
@@ -310,7 +310,7 @@ def test_auc_budget_bound_is_not_taken_from_another_auc_per_day():
     """Found by the property test: ``AucBudget.usage`` bakes ``auc_per_day`` into the compiled
     NLP, but its structure key left it out, so a solver cached for one ``AUC_igf_day`` was
     reused for another and the relaxed problem carried the wrong budget."""
-    _SOLVERS.clear()
+    SOLVERS.clear()
     results = []
     for auc_per_day in (10.0, 30.0):
         parameters = DEFAULTS.with_values(AUC_igf_day=auc_per_day)
@@ -333,7 +333,7 @@ def test_a_schedule_the_checker_accepts_can_be_scored():
     w = np.array([0, 0, 0, 0.5, 0.5, 1, 0.5, 1, 1, 1, 0, 0])[None, :]  # one pulse, days 3-9
     schedule = problem.schedule({IGF1R_INHIBITOR: w[0]})
     assert all(c.check(schedule, problem.model).passed for c in problem.constraints)
-    _SOLVERS.clear()
+    SOLVERS.clear()
     assert solver_for(problem).solve(problem, initial_free=w, fix_free=w).success
 
 

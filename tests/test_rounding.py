@@ -3,7 +3,7 @@ import itertools
 import numpy as np
 import pytest
 
-from optimiser.rounding import LinearRules, combinatorial_rounding, contiguous_blocks, shift_search
+from optimiser.integer import LinearRules, combinatorial_rounding, contiguous_blocks, shift_search
 
 
 def _deviation(relaxed, w):

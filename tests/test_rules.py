@@ -8,8 +8,8 @@ import pytest
 from constraints.rules import DoseLevels, MaxRun, MinHoliday, RuleError
 from models.schedule import Schedule
 from optimiser import persister_problem
+from optimiser.integer import combinatorial_rounding
 from optimiser.pipeline import linear_rules, optimise, solver_for
-from optimiser.rounding import combinatorial_rounding
 from optimiser.simulate import simulate
 
 from .counting import dosing_runs
@@ -75,7 +75,7 @@ def test_relaxed_problem_obeys_max_run_and_its_bound_rises():
 
 def test_rounding_respects_rules():
     problem = persister_problem(10.0, max_run=3.0, min_holiday=4.0)
-    rules = linear_rules(problem, DRUG)
+    rules = linear_rules(problem)
     relaxed = np.zeros(100)
     relaxed[:10] = 1.0  # a profile that breaks both rules
     w = combinatorial_rounding(relaxed, problem.window_mask(DRUG), rules)

@@ -7,12 +7,13 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import optimiser.collocation as collocation
+import optimiser.cache as cache
+import optimiser.nlp as collocation
 import optimiser.pipeline as pipeline
 from constraints.path import OutputLimit
 from optimiser.cli import app
-from optimiser.collocation import CollocationSolver, SolverError
 from optimiser.defaults import persister_problem
+from optimiser.nlp import CollocationSolver, SolverError
 
 
 @pytest.fixture
@@ -70,7 +71,7 @@ def test_the_safer_start_rescues_a_solve_that_failed(monkeypatch):
 def test_cli_exits_1_and_reports_no_schedule_when_ipopt_fails(monkeypatch):
     monkeypatch.setitem(collocation.IPOPT_OPTIONS, "max_iter", 2)
     monkeypatch.setitem(collocation.SAFE_OPTIONS, "max_iter", 2)
-    monkeypatch.setattr(pipeline, "_SOLVERS", {})
+    monkeypatch.setattr(cache, "SOLVERS", cache.SolverCache())
     arguments = ["--budget", "5d", "--treatment-days", "10", "--horizon", "30"]
     result = CliRunner().invoke(app, [*arguments, "--json"])
     assert result.exit_code == 1

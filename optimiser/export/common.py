@@ -16,13 +16,14 @@ from typing import Any
 
 import numpy as np
 
+from models.errors import InputError
 from models.model import Model
 from models.parameters import ParameterError, ParameterSet, convert
 from models.schedule import Schedule, ScheduleError, grid_steps
 from optimiser.files import atomic_output
 
 
-class ExportError(ValueError):
+class ExportError(InputError):
     """An export cannot be made as asked; the one-line message names the problem and the fix."""
 
 

@@ -1,0 +1,84 @@
+"""Local search over integer profiles of every free drug: moves over drug and day."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+
+def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
+    """Every on/off profile with one block of ``length`` allowed intervals."""
+    blocks = []
+    for start in range(len(allowed) - length + 1):
+        if length and allowed[start:start + length].all():
+            w = np.zeros(len(allowed))
+            w[start:start + length] = 1.0
+            blocks.append(w)
+    return blocks
+
+
+def _neighbours(best: np.ndarray, allowed: np.ndarray, levels: tuple[float, ...],
+                max_shift: int) -> list[np.ndarray]:
+    """Profiles (drugs x intervals) one move from ``best``: a dose moved by up to
+    ``max_shift`` intervals, to another drug on the same interval, to another level, or
+    removed; or a dose added where none is."""
+    drugs, n = best.shape
+    candidates = []
+    for d, i in zip(*np.nonzero(best), strict=True):
+        for j in range(max(0, i - max_shift), min(n, i + max_shift + 1)):
+            if allowed[d, j] and not best[d, j]:
+                w = best.copy()
+                w[d, i], w[d, j] = 0.0, best[d, i]
+                candidates.append(w)
+        for e in range(drugs):
+            if e != d and allowed[e, i] and not best[e, i]:
+                w = best.copy()
+                w[d, i], w[e, i] = 0.0, best[d, i]
+                candidates.append(w)
+        for level in (*levels, 0.0):
+            if level != best[d, i]:
+                w = best.copy()
+                w[d, i] = level
+                candidates.append(w)
+    for d, j in zip(*np.nonzero(allowed & (best == 0)), strict=True):
+        for level in levels:
+            w = best.copy()
+            w[d, j] = level
+            candidates.append(w)
+    return candidates
+
+
+def shift_search(evaluate: Callable[[list[np.ndarray]], list[float]], start: np.ndarray,
+                 allowed: np.ndarray, feasible: Callable[[np.ndarray], bool],
+                 levels: tuple[float, ...] = (1.0,), max_shift: int = 3,
+                 max_passes: int = 50) -> tuple[np.ndarray, float, int]:
+    """Best-improvement search among feasible profiles (one per free drug, or one profile):
+    ``_neighbours`` are the moves; adding lets a search that started short of the budget, e.g.
+    from no drug, fill it, removing lets it spend less where less is better. ``evaluate``
+    scores a batch of profiles in the shape of ``start`` (one call per pass, so it can
+    simulate them in one go).
+
+    Returns the best profile, its value and the number of evaluations."""
+    shape = np.shape(start)
+    allowed = np.atleast_2d(allowed)
+    cache: dict[bytes, float] = {}
+
+    def values(profiles: list[np.ndarray]) -> list[float]:
+        keys = [np.round(w, 9).tobytes() for w in profiles]
+        new = {key: w.reshape(shape) for key, w in zip(keys, profiles, strict=True)
+               if key not in cache}
+        cache.update(zip(new, evaluate(list(new.values())), strict=True))
+        return [cache[key] for key in keys]
+
+    best = np.atleast_2d(start).copy()
+    best_value = values([best])[0]
+    for _ in range(max_passes):
+        candidates = [w for w in _neighbours(best, allowed, levels, max_shift)
+                      if feasible(w.reshape(shape))]
+        scored = [(value, k) for k, value in enumerate(values(candidates))]
+        if not scored or min(scored)[0] >= best_value - 1e-12:
+            break
+        best_value, k = min(scored)
+        best = candidates[k]
+    return best.reshape(shape), best_value, len(cache)

@@ -26,8 +26,8 @@ import time
 
 import numpy as np
 
+from models.persister import persister_problem
 from optimiser.baseline import BASELINE_RTOL, run_baseline, simulated_objective
-from optimiser.defaults import persister_problem
 from optimiser.nlp import CollocationSolver, Solution
 from optimiser.problem import ControlProblem
 

@@ -22,7 +22,7 @@ from dataclasses import replace
 
 import numpy as np
 
-from optimiser.defaults import persister_problem
+from models.persister import persister_problem
 from optimiser.nlp import CollocationSolver
 
 GRID_STEPS = (2.0, 1.0, 0.5, 0.25, 0.125)  # days: 50, 100, 200, 400 and 800 intervals

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import optuna
 
-from optimiser.defaults import persister_problem
+from models.persister import persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.search import SearchSettings, StudyOutcome, run_study
 

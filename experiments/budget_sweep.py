@@ -14,8 +14,7 @@ from experiments.framework import (
     Step,
     compact_days,
 )
-from models.persister import IGF1R_INHIBITOR
-from optimiser.defaults import persister_problem
+from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.integer import contiguous_blocks
 from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise, solver_for

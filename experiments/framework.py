@@ -20,9 +20,8 @@ import numpy as np
 import pandas as pd
 
 from models.parameters import ParameterSet
-from models.persister import default_parameters
+from models.persister import default_parameters, persister_problem
 from models.schedule import Schedule
-from optimiser.defaults import persister_problem
 from optimiser.files import write_text_atomic
 from optimiser.pipeline import provenance_record
 from optimiser.plots import require, save_figure

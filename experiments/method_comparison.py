@@ -21,9 +21,8 @@ from experiments.framework import (
     compact_days,
     free_profile,
 )
-from models.persister import IGF1R_INHIBITOR
+from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.baseline import run_baseline, simulated_objective
-from optimiser.defaults import persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 from optimiser.problem import ControlProblem

@@ -23,9 +23,8 @@ from experiments.framework import (
     compact_days,
     free_profile,
 )
-from models.persister import IGF1R_INHIBITOR, default_ensemble
+from models.persister import IGF1R_INHIBITOR, default_ensemble, persister_problem
 from models.persister.outcome import DETECTION_LIMIT_CELLS, treatment_end
-from optimiser.defaults import persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 

@@ -14,8 +14,7 @@ from experiments.framework import (
     compact_days,
     free_profile,
 )
-from models.persister import IGF1R_INHIBITOR
-from optimiser.defaults import persister_problem
+from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
 

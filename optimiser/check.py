@@ -13,7 +13,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from constraints.base import ConstraintReport
-from models.persister.outcome import cell_summary
 from models.schedule import Schedule
 from optimiser.problem import ControlProblem
 from optimiser.simulate import ATOL, RTOL, Trajectory, simulate
@@ -32,6 +31,7 @@ class CheckReport:
     problems: list[str] = field(default_factory=list)
     trajectory: Trajectory | None = field(default=None, repr=False)  # nominal parameters
     scenario_objectives: list[float] = field(default_factory=list)  # robust problems only
+    summary: dict = field(default_factory=dict)  # the preset's outcome figures, nominal
 
     def figures(self) -> dict:
         """The independent figures, for JSON output."""
@@ -47,8 +47,7 @@ class CheckReport:
         }
         if self.scenario_objectives:
             summary["scenario_objectives"] = self.scenario_objectives
-        if self.trajectory is not None and "total_cells" in self.trajectory.model.output_names:
-            summary.update(cell_summary(self.trajectory))
+        summary.update(self.summary)
         return summary
 
 
@@ -74,4 +73,5 @@ def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_object
                         f"{predicted_objective:.6g} by {difference:.3g} (tolerance {tolerance:g})")
     return CheckReport(not problems, predicted_objective, resimulated, difference, tolerance,
                        reports, problems, trajectory,
-                       values if problem.scenarios else [])
+                       values if problem.scenarios else [],
+                       problem.summary(trajectory) if problem.summary is not None else {})

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import hashlib
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
+from typing import Any
 
 import numpy as np
 
@@ -70,6 +71,8 @@ class ControlProblem:
     scenario_mode: str = "mean"
     tail_step: float | None = None
     ensemble: Ensemble | None = None
+    # Outcome figures of a trajectory that reports add (a preset's outcome definitions).
+    summary: Callable[[Any], dict] | None = field(default=None, compare=False)
 
     def __post_init__(self) -> None:
         objective = self.objective

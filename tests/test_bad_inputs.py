@@ -33,10 +33,15 @@ from constraints.rules import MaxRun, RuleError
 from models.ensemble import Ensemble
 from models.model import ModelError
 from models.parameters import ParameterError, ParameterSet
-from models.persister import IGF1R_INHIBITOR, default_ensemble, default_parameters, persister_model
+from models.persister import (
+    IGF1R_INHIBITOR,
+    default_ensemble,
+    default_parameters,
+    persister_model,
+    persister_problem,
+)
 from models.schedule import Schedule, ScheduleError
 from optimiser.cli import USER_ERRORS
-from optimiser.defaults import persister_problem
 from optimiser.export import ExportError, export_schedule
 from optimiser.problem import ControlProblem, ProblemError
 from optimiser.search import SearchError, SearchSettings, open_storage

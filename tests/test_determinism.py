@@ -7,7 +7,7 @@ from concurrent.futures import ProcessPoolExecutor
 import numpy as np
 import pytest
 
-from optimiser.defaults import persister_problem
+from models.persister import persister_problem
 from optimiser.pipeline import optimise
 from optimiser.search import SearchSettings
 

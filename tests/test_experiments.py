@@ -18,10 +18,9 @@ from experiments.framework import (
     read_provenance,
 )
 from experiments.registry import EXPERIMENTS, UnknownExperimentError, run_experiments
-from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model
+from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model, persister_problem
 from models.schedule import Schedule
 from optimiser.baseline import simulated_objective
-from optimiser.defaults import persister_problem
 from optimiser.pipeline import solver_for
 from optimiser.simulate import simulate
 

@@ -6,9 +6,8 @@ import numpy as np
 import pytest
 
 from constraints.path import PathLimitError, max_glucose, parse_glucose
-from models.persister import default_parameters, persister_model
+from models.persister import default_parameters, persister_model, persister_problem
 from models.schedule import Schedule
-from optimiser import persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.simulate import simulate
 

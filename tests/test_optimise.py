@@ -5,9 +5,9 @@ from dataclasses import replace
 import numpy as np
 import pytest
 
+from models.persister import persister_problem
 from models.schedule import Schedule
 from optimiser.check import check_schedule
-from optimiser.defaults import persister_problem
 from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise, solver_for
 from optimiser.problem import ProblemError

@@ -65,9 +65,14 @@ from hypothesis import strategies as st
 
 from constraints.budget import AucBudget, DaysOnBudget
 from constraints.rules import DoseLevels, MaxPulses, MaxRun, MinHoliday
-from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, default_parameters, persister_model
+from models.persister import (
+    IGF1R_INHIBITOR,
+    OSIMERTINIB,
+    default_parameters,
+    persister_model,
+    persister_problem,
+)
 from models.schedule import Schedule
-from optimiser import persister_problem
 from optimiser.cache import SOLVERS
 from optimiser.check import OBJECTIVE_TOLERANCE
 from optimiser.cli import USER_ERRORS

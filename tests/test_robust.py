@@ -9,8 +9,12 @@ from scipy.stats import truncnorm
 
 from models.ensemble import Ensemble
 from models.parameters import ParameterError
-from models.persister import IGF1R_INHIBITOR, default_ensemble, default_parameters
-from optimiser.defaults import persister_problem
+from models.persister import (
+    IGF1R_INHIBITOR,
+    default_ensemble,
+    default_parameters,
+    persister_problem,
+)
 from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise
 from optimiser.problem import ProblemError

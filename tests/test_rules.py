@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from constraints.rules import DoseLevels, MaxRun, MinHoliday, RuleError
+from models.persister import persister_problem
 from models.schedule import Schedule
-from optimiser import persister_problem
 from optimiser.integer import combinatorial_rounding
 from optimiser.pipeline import linear_rules, optimise, solver_for
 from optimiser.simulate import simulate

@@ -11,8 +11,8 @@ import optimiser.cache as cache
 import optimiser.nlp as collocation
 import optimiser.pipeline as pipeline
 from constraints.path import OutputLimit
+from models.persister import persister_problem
 from optimiser.cli import app
-from optimiser.defaults import persister_problem
 from optimiser.nlp import CollocationSolver, SolverError
 
 

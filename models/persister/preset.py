@@ -1,0 +1,48 @@
+"""The built-in preset ``persister``: osimertinib on every treatment day, the IGF-1R inhibitor
+free within the treatment window under a days-on budget, log10 residual cells at day 100."""
+
+from __future__ import annotations
+
+from models.persister.model import (
+    IGF1R_INHIBITOR,
+    OSIMERTINIB,
+    default_ensemble,
+    default_parameters,
+    persister_model,
+)
+from models.persister.outcome import cell_summary, outcome
+from models.regimen import Regimen
+from models.registry import Preset
+
+# NLP step over the drug-free tail (ControlProblem.tail_step): on the default problem, 5-day
+# steps from day 45 change the objective by 2e-9 decades and shrink the NLP from 100 to 56
+# intervals (bench/README.md).
+TAIL_STEP_DAYS = 5.0
+REGIMEN = Regimen(fixed=(OSIMERTINIB,), free=(IGF1R_INHIBITOR,), objective="log10_total_cells",
+                  treatment_days=40.0, horizon=100.0, grid_step=1.0, tail_step=TAIL_STEP_DAYS,
+                  budget_days=10.0)
+
+
+def persister_preset() -> Preset:
+    return Preset(
+        name="persister",
+        description="EGFR-mutant, AXL-low NSCLC xenograft under osimertinib (days 0-40) with a "
+                    "transient IGF-1R inhibitor (Wang et al. 2020, "
+                    "doi:10.1038/s41467-020-18442-4)",
+        build_model=persister_model,
+        load_parameters=default_parameters,
+        load_ensemble=default_ensemble,
+        regimen=REGIMEN,
+        variants={"glucose": {"glucose": True}},
+        auc_parameters={IGF1R_INHIBITOR: "AUC_igf_day"},
+        summary=cell_summary,
+        outcome=outcome,
+    )
+
+
+PRESET = persister_preset()
+
+
+def persister_problem(*args, **options):
+    """The built-in problem, ``PRESET.problem`` (see ``optimiser.build.problem_from_preset``)."""
+    return PRESET.problem(*args, **options)

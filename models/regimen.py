@@ -1,0 +1,41 @@
+"""The shape of a dosing study: which drugs are fixed and which free, when, on what grid.
+
+Fixed drugs are given at their reference dose on every treatment day ``[0, treatment_days)``;
+free drugs may be given on those days, under a days-on budget each unless a problem says
+otherwise. The objective is a model output at the horizon, minimised, unless a problem says
+otherwise. A regimen is data: ``optimiser.build`` turns it into a ControlProblem.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from models.errors import InputError
+from models.model import Model
+
+
+class RegimenError(InputError):
+    """A regimen does not fit its model; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Regimen:
+    fixed: tuple[str, ...]
+    free: tuple[str, ...]
+    objective: str
+    treatment_days: float = 40.0
+    horizon: float = 100.0
+    grid_step: float = 1.0
+    # NLP step over the drug-free tail (ControlProblem.tail_step), None for the control grid
+    tail_step: float | None = None
+    budget_days: float = 10.0  # default days-on budget of each free drug
+
+    def validate(self, model: Model) -> None:
+        for drug in (*self.fixed, *self.free):
+            model.control(drug)
+        both = sorted(set(self.fixed) & set(self.free))
+        if both:
+            raise RegimenError(f"regimen names {both} both fixed and free; give each drug once")
+        if not self.free:
+            raise RegimenError("a regimen needs at least one free drug to optimise")
+        model.output_function(self.objective)

@@ -142,7 +142,8 @@ class AmountBudget(Constraint):
 
     def bind(self, model) -> AmountBudget:
         control = model.control(self.drug)
-        unit = self.unit if self.unit != "dose unit * day" else f"{control.dose_unit} * day"
+        unit = self.unit if self.unit != "dose unit * day" else (
+            "day" if control.dose_unit == "1" else f"{control.dose_unit} * day")
         return replace(self, reference_dose=control.reference_dose, unit=unit)
 
     @property

@@ -152,7 +152,8 @@ class Exposure:
 
     def expression(self, view: View):
         control = view.problem.model.control(self.drug)
-        return ca.sum2(view.control(self.drug)) * view.problem.grid_step * control.reference_dose
+        return (ca.sum1(ca.vec(view.control(self.drug))) * view.problem.grid_step
+                * control.reference_dose)
 
     def checked(self, trajectory: Trajectory, schedule: Schedule) -> float:
         model = trajectory.model

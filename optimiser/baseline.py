@@ -1,5 +1,6 @@
 """The scipy-only baseline of the relaxed problem: SLSQP with finite-difference gradients over
-the free control's daily dose fractions, each objective by the independent scipy simulator.
+the free controls' dose fractions in their windows, each objective by the independent scipy
+simulator, every linear rule as a linear inequality on the fractions (as the NLP has them).
 
 One implementation for the benchmark (``bench/bench_relaxed.py``) and the method comparison
 (``experiments/method_comparison.py``), so both measure the same baseline.
@@ -14,7 +15,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.optimize import minimize
 
-from constraints.budget import DaysOnBudget
+from optimiser.integer import linear_rules
+from optimiser.objectives import sign
 from optimiser.problem import ControlProblem
 from optimiser.simulate import RTOL, simulate
 
@@ -26,7 +28,7 @@ FD_STEP = 1e-6  # SLSQP's absolute finite-difference step, above the rtol-1e-8 i
 class Baseline:
     """Result of the SLSQP run."""
 
-    u_window: np.ndarray
+    u_window: np.ndarray  # the in-window fractions, drug after drug
     seconds: float
     objective: float  # as seen by SLSQP (rtol BASELINE_RTOL)
     simulations: int
@@ -38,34 +40,40 @@ class Baseline:
 
 
 def simulated_objective(problem: ControlProblem, free: np.ndarray, rtol: float = RTOL) -> float:
-    """Objective of one profile of the (single) free control over all N intervals, by the
+    """Objective of free-control profiles (n_free x N, or N for one free drug) by the
     independent scipy simulator."""
-    name = problem.free_names[0]
-    schedule = problem.schedule({name: np.asarray(free, dtype=float)})
-    return simulate(problem.model, problem.parameter_vector, schedule,
-                    rtol=rtol).final_output(problem.objective)
+    free = np.atleast_2d(np.asarray(free, dtype=float))
+    schedule = problem.schedule(dict(zip(problem.free_names, free, strict=True)))
+    trajectory = simulate(problem.model, problem.parameter_vector, schedule, rtol=rtol)
+    return problem.objective.checked(trajectory, schedule)
 
 
 def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
                  time_limit: float = math.inf) -> Baseline:
-    """SLSQP over the in-window fractions, budget as an inequality. ``time_limit`` (seconds,
-    checked after each iteration) makes the result depend on the machine; leave it infinite
-    where the result must be reproducible."""
-    mask = problem.window_mask(problem.free_names[0])
-    limit = next(c.limit for c in problem.constraints if isinstance(c, DaysOnBudget))
-    step = problem.grid_step
+    """SLSQP over the in-window fractions (objective signed by its sense, so it minimises),
+    rules as inequalities. ``time_limit`` (seconds, checked after each iteration) makes the
+    result depend on the machine; leave it infinite where the result must be
+    reproducible."""
+    masks = np.array([problem.window_mask(name) for name in problem.free_names])
+    rules = linear_rules(problem)
+    rows = np.vstack([rules.amount, rules.days])[:, masks.ravel()]
+    bounds_rows = np.concatenate([rules.amount_bound, rules.days_bound])
+    factor = sign(problem.objective)
+    controls = [problem.model.control(name) for name in problem.free_names]
+    bounds = [(c.lower, c.upper) for c, mask in zip(controls, masks, strict=True)
+              for _ in range(int(mask.sum()))]
     calls = 0
     history: list[float] = []
 
     def full(u: np.ndarray) -> np.ndarray:
-        free = np.zeros(problem.n_intervals)
-        free[mask] = np.clip(u, 0.0, 1.0)
+        free = np.zeros(masks.shape)
+        free[masks] = np.clip(u, *np.array(bounds).T)
         return free
 
     def objective(u: np.ndarray) -> float:
         nonlocal calls
         calls += 1
-        return simulated_objective(problem, full(u), rtol=BASELINE_RTOL)
+        return factor * simulated_objective(problem, full(u), rtol=BASELINE_RTOL)
 
     started = time.perf_counter()
     stopped_by_time = False
@@ -77,14 +85,14 @@ def run_baseline(problem: ControlProblem, start: np.ndarray, maxiter: int,
             stopped_by_time = True
             raise StopIteration
 
-    n = int(mask.sum())
-    budget = {"type": "ineq", "fun": lambda u: limit - step * float(np.sum(u)),
-              "jac": lambda u: np.full((1, n), -step)}
-    result = minimize(objective, start[mask], method="SLSQP", bounds=[(0.0, 1.0)] * n,
-                      constraints=[budget], callback=callback,
+    constraints = [{"type": "ineq", "fun": lambda u: bounds_rows - rows @ u,
+                    "jac": lambda u: -rows}] if len(bounds_rows) else []
+    result = minimize(objective, np.atleast_2d(start)[masks], method="SLSQP", bounds=bounds,
+                      constraints=constraints, callback=callback,
                       options={"maxiter": maxiter, "ftol": 1e-6, "eps": FD_STEP})
     seconds = time.perf_counter() - started
-    return Baseline(u_window=np.clip(result.x, 0.0, 1.0), seconds=seconds,
-                    objective=float(result.fun), simulations=calls, iterations=int(result.nit),
-                    message=str(result.message), success=bool(result.success),
-                    stopped_by_time=stopped_by_time, history=history)
+    return Baseline(u_window=full(result.x)[masks], seconds=seconds,
+                    objective=float(factor * result.fun), simulations=calls,
+                    iterations=int(result.nit), message=str(result.message),
+                    success=bool(result.success), stopped_by_time=stopped_by_time,
+                    history=[factor * value for value in history])

@@ -51,7 +51,7 @@ from .conftest import ARMS, REPO
 DOC = REPO / "docs" / "bad_inputs.md"
 SURFACES = ("cli", "schedule-json", "parameter-file", "api")
 SECONDS = 20  # a bad input fails before any solve; the default solve alone takes longer
-DEFAULT_TOML = (REPO / "models" / "data" / "persister_default.toml").read_text()
+DEFAULT_TOML = (REPO / "models" / "persister" / "data" / "default.toml").read_text()
 UNREACHABLE = "postgresql+psycopg://u:p@127.0.0.1:9/db"  # nothing listens on port 9
 OUT = ("--out", "{tmp}/out")
 

@@ -38,7 +38,7 @@ def robust_pair():
 def _resimulated(problem, profile, parameters):
     schedule = problem.schedule({IGF1R_INHIBITOR: profile})
     vector = problem.model.parameter_vector(parameters)
-    return simulate(problem.model, vector, schedule).final_output(problem.objective)
+    return simulate(problem.model, vector, schedule).final_output(problem.objective.output)
 
 
 # -- ensemble ------------------------------------------------------------------------------------

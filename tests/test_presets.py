@@ -1,0 +1,106 @@
+"""Presets: the built-in one by name, a user's by module:function or by entry point, and what a
+preset's problem draws on (its own model, parameters and ensemble, never the persister ones)."""
+
+import textwrap
+
+import numpy as np
+import pytest
+
+from models.errors import InputError
+from models.persister import PRESET, default_ensemble, default_parameters, persister_problem
+from models.registry import ENTRY_POINT_GROUP, PresetError, get_preset, preset_names
+from optimiser.pipeline import optimise
+from optimiser.problem import ProblemError
+
+TOY = textwrap.dedent('''
+    import casadi as ca
+
+    from models import Control, Model, Parameter, ParameterSet, State
+    from models.registry import Preset
+    from models.regimen import Regimen
+
+
+    def model(**_variant):
+        return Model(
+            name="toy_decay", states=(State("N", "cell", log=True), State("C"),),
+            controls=(Control("drug", dose_unit="mg", reference_dose=2.0),),
+            parameters=(Parameter("growth", "1/day"), Parameter("kill", "1/day")),
+            rhs=lambda x, u, p: {"N": (p.growth - p.kill * x.C) * x.N, "C": u.drug - x.C},
+            initial=lambda p: {"N": 1e6, "C": 0.0},
+            outputs=lambda x, p: {"log10_cells": ca.log10(x.N)})
+
+
+    def parameters():
+        return ParameterSet.from_mapping({"meta": {"name": "toy"}, "parameters": {
+            "growth": {"value": 0.1, "unit": "1/day", "source": "assumption: toy"},
+            "kill": {"value": 0.5, "unit": "1/day", "source": "assumption: toy"}}})
+
+
+    def toy_preset():
+        return Preset(name="toy", description="a decaying toy tumour", build_model=model,
+                      load_parameters=parameters,
+                      regimen=Regimen(fixed=(), free=("drug",), objective="log10_cells",
+                                      treatment_days=10, horizon=20, grid_step=1,
+                                      budget_days=4))
+''')
+
+
+def test_the_built_in_preset_bundles_model_parameters_ensemble_and_problem():
+    preset = get_preset("persister")
+    assert "persister" in preset_names()
+    assert preset.model.name == "persister"
+    assert preset.parameters.digest == default_parameters().digest
+    assert preset.ensemble.spreads == default_ensemble().spreads
+    problem = preset.problem()
+    assert problem.structure_key() == persister_problem().structure_key()
+    assert problem.free_names == ["igf1r_inhibitor"] and problem.fixed_names == ["osimertinib"]
+    assert problem.constraints[0].limit == 10.0 and problem.horizon == 100.0
+    glucose = preset.problem(max_glucose=170.0)
+    assert glucose.model.name == "persister+glucose"  # the limit brings in the variant
+
+
+def test_an_unknown_preset_is_refused_with_the_known_names():
+    with pytest.raises(PresetError, match=r"unknown preset 'nope'; give one of \['persister'"):
+        get_preset("nope")
+    assert issubclass(PresetError, InputError)
+
+
+def test_a_preset_in_a_users_file_optimises_with_its_own_model(tmp_path):
+    path = tmp_path / "toy.py"
+    path.write_text(TOY)
+    preset = get_preset(f"{path}:toy_preset")
+    problem = preset.problem()
+    assert problem.model.name == "toy_decay" and problem.free_names == ["drug"]
+    result = optimise(problem)
+    assert result.check.passed, result.check.problems
+    days = result.schedule.dosing_days("drug")
+    assert len(days) == 4 and max(days) < 10  # the budget, within the treatment window
+    # independent: with the drug on, ln N falls at growth - kill * C; 4 days of drug must
+    # end below the untreated tumour (log10 1e6 + 20 * 0.1 / ln 10 = 6.87)
+    assert result.objective < 6 + 20 * 0.1 / np.log(10) - 0.1
+    # it brings no ensemble, so a robust problem is refused instead of using another model's
+    with pytest.raises(ProblemError, match=r"no parameter ensemble"):
+        problem.robust(4)
+
+
+def test_a_bad_reference_is_refused_in_one_line(tmp_path):
+    with pytest.raises(PresetError, match=r"cannot load preset 'no_such_module:f'"):
+        get_preset("no_such_module:f")
+    path = tmp_path / "empty.py"
+    path.write_text("x = 1\n")
+    with pytest.raises(PresetError, match=r"has no 'make'"):
+        get_preset(f"{path}:make")
+    with pytest.raises(PresetError, match=r"gave a int, not a Preset"):
+        get_preset(f"{path}:x")
+
+
+def test_a_package_registers_a_preset_through_the_entry_point_group(tmp_path, monkeypatch):
+    (tmp_path / "toy_presets.py").write_text(TOY)
+    info = tmp_path / "toy_presets-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-presets\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text(f"[{ENTRY_POINT_GROUP}]\ntoy = toy_presets:toy_preset\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert "toy" in preset_names()
+    assert get_preset("toy").model.name == "toy_decay"
+    assert PRESET.name == "persister"

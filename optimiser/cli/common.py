@@ -1,0 +1,110 @@
+"""What every command shares: the app, the consoles, the guard that turns errors into exit
+codes and one line on stderr, the shared options and the output-directory checks.
+
+Exit codes: 0 success; 1 solver or check failure; 2 bad input (one line on stderr, no traceback).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from constraints.budget import BudgetError
+from constraints.path import PathLimitError
+from constraints.rules import RuleError
+from models.model import ModelError
+from models.parameters import ParameterError, ParameterSet
+from models.schedule import Schedule, ScheduleError
+from optimiser.export import ExportError
+from optimiser.files import write_text_atomic
+from optimiser.plots import PlotExtraMissing
+from optimiser.problem import ProblemError
+from optimiser.search import SearchError, masked
+from optimiser.spec import SpecError, prepare_directory
+
+USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
+               PathLimitError, SearchError, ExportError, PlotExtraMissing, SpecError)
+EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
+
+app = typer.Typer(add_completion=False, invoke_without_command=True, no_args_is_help=False,
+                  help="Optimise when to give a transient IGF-1R inhibitor with osimertinib.")
+stdout = Console()
+stderr = Console(stderr=True)
+
+ParametersOption = Annotated[Path | None, typer.Option(
+    "--parameters", help="parameter-set TOML file (default: the built-in set)")]
+JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
+OutOption = Annotated[Path | None, typer.Option(
+    "--out", help="directory for schedule.json and trajectories.csv")]
+
+
+class UserError(Exception):
+    """Bad input found by the CLI itself."""
+
+
+def fail(message: str, code: int) -> None:
+    one_line(message)
+    raise typer.Exit(code)
+
+
+def guarded(function):
+    """Turn user errors into one line and exit code 2, whatever raised them."""
+    def run(*args, **kwargs):
+        try:
+            return function(*args, **kwargs)
+        except typer.Exit:  # click's Exit is a RuntimeError: let a chosen exit code through
+            raise
+        except (*USER_ERRORS, UserError) as error:
+            fail(str(error), EXIT_BAD_INPUT)
+        except RuntimeError as error:  # solver, rounding or integrator failure: not the user's
+            fail(f"numerical failure: {error}", EXIT_FAILURE)
+        except Exception as error:  # a bug: one line, unless PERSISTER_DEBUG asks for the trace
+            if os.environ.get("PERSISTER_DEBUG"):
+                raise
+            fail(f"internal error ({type(error).__name__}: {error}); please report it, with "
+                 "the command; PERSISTER_DEBUG=1 shows the traceback", EXIT_FAILURE)
+    return run
+
+
+def one_line(message: str) -> None:
+    stderr.print(f"error: {' '.join(message.split())}", markup=False, highlight=False,
+                 soft_wrap=True)
+
+
+def command_line() -> str:
+    """The command for provenance, with passwords in storage URLs masked."""
+    return " ".join(["optimise", *(masked(a) if "://" in a else a for a in sys.argv[1:])])
+
+
+def parameter_set(path: Path | None) -> ParameterSet:
+    """The parameter file's set, or the built-in one."""
+    from models.persister import default_parameters
+
+    return ParameterSet.from_toml(path) if path else default_parameters()
+
+
+def prepare_out(out: Path | None, option: str = "--out") -> None:
+    """Make sure ``out`` is a writable directory before any solve (see spec.prepare_directory)."""
+    prepare_directory(out, option)
+
+
+def write_outputs(out: Path, schedule: Schedule, trajectory) -> None:
+    """``schedule.json`` and ``trajectories.csv`` (states and outputs per time) into ``out``."""
+    import pandas as pd
+
+    table = pd.DataFrame({"day": trajectory.times, **trajectory.states})
+    for name in trajectory.model.output_names:
+        table[name] = trajectory.output(name)
+    write_text_atomic(out / "schedule.json", schedule.to_json() + "\n")
+    write_text_atomic(out / "trajectories.csv", table.to_csv(index=False))
+
+
+def click_error() -> type[Exception]:
+    """Click's error base class, found through typer's public BadParameter: typer >= 0.25
+    vendors click (``typer._click``), older versions raise the click package's own classes."""
+    return next(c for c in typer.BadParameter.__mro__ if c.__name__ == "ClickException")

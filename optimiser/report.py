@@ -1,0 +1,281 @@
+"""The report of an ``optimise`` run: the object ``--json`` prints and the table shown otherwise.
+
+``Report.from_result`` builds it from a pipeline ``Result``; ``Report.model_dump(mode="json")``
+is the JSON object, and ``table`` renders the rich table. Its JSON Schema is generated from the
+pydantic model and committed at ``schemas/report.schema.json`` so that tools without Python can
+validate reports; a test fails if the two drift apart. After changing the model, rewrite the
+committed file with::
+
+    python -m optimiser.report
+
+Keys that are absent from a report (``study`` without a search, the ``over_scenarios`` of a
+non-robust objective, the cell figures of a model without ``total_cells``) are left out, not
+given as null. Parts that come from the optimiser core (the check, the solver, the study
+summary, the provenance) keep any further keys it adds.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any, ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_serializer
+from rich.table import Table
+
+from models.schedule import ScheduleDocument
+
+SCHEMA_ID = "urn:persister-opt:schema:report:v1"
+SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
+# Non-finite figures print as JSON's Infinity and NaN (as json.dumps always printed them); with
+# a model serializer pydantic takes this setting from the outermost model, so every part has it.
+_CONFIG = {"ser_json_inf_nan": "constants"}
+# A figure the core may give as an int (a pulse count and its limit): kept as it came.
+Number = int | float
+
+
+class _Part(BaseModel):
+    """A part of the report whose optional keys are left out when unset."""
+
+    model_config = ConfigDict(extra="forbid", **_CONFIG)
+    optional: ClassVar[tuple[str, ...]] = ()
+
+    @model_serializer(mode="wrap")
+    def _without_unset_optionals(self, handler) -> dict[str, Any]:
+        data = handler(self)
+        for key in self.optional:
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
+
+
+class _CorePart(_Part):
+    """A part the optimiser core fills: further keys are kept as they come."""
+
+    model_config = ConfigDict(extra="allow", **_CONFIG)
+
+
+class Block(_Part):
+    start: float = Field(description="first day (inclusive)")
+    stop: float = Field(description="end (exclusive), days")
+    dose: float = Field(description="daily dose, in unit")
+    unit: str
+
+
+class DaysOnBudget(_Part):
+    kind: Literal["days-on"]
+    limit_days: Number
+    used_days: Number
+
+
+class AucBudget(_Part):
+    kind: Literal["auc"]
+    limit: Number
+    used: Number
+    unit: str
+
+
+class Objective(_Part):
+    optional = ("over_scenarios", "scenarios")
+    log10_residual_cells: float = Field(description="the schedule's objective in the NLP")
+    over_scenarios: str | None = Field(None, description="robust: mean or worst")
+    scenarios: int | None = Field(None, description="robust: number of parameter sets")
+
+
+class Bound(_Part):
+    log10_residual_cells: float = Field(description="relaxed optimum on the same grid")
+
+
+class ConstraintFigures(_CorePart):
+    name: str
+    used: Number
+    limit: Number
+    unit: str
+    passed: bool
+
+
+class Check(_CorePart):
+    optional = ("scenario_objectives", "initial_cells", "minimum_cells", "day_of_minimum",
+                "final_cells", "log10_final_cells", "eradicated", "cure_probability")
+    passed: bool
+    integrator: str
+    predicted_objective: float
+    resimulated_objective: float
+    difference: float
+    tolerance: Number
+    constraints: list[ConstraintFigures] = Field(description="the budget first, then the rules "
+                                                             "and limits")
+    problems: list[str]
+    scenario_objectives: list[float] | None = None
+    initial_cells: float | None = None
+    minimum_cells: float | None = None
+    day_of_minimum: float | None = None
+    final_cells: float | None = None
+    log10_final_cells: float | None = None
+    eradicated: bool | None = None
+    cure_probability: float | None = None
+
+
+class Solver(_CorePart):
+    status: str
+    iterations: int
+
+
+class Scenarios(_CorePart):
+    mode: str
+    parameter_sets: list[str]
+
+
+class Provenance(_CorePart):
+    optional = ("scenarios",)
+    versions: dict[str, str]
+    python: str
+    seed: int
+    command: str
+    model: str
+    model_hash: str
+    parameter_set: str
+    parameter_hash: str
+    scenarios: Scenarios | None = None
+
+
+class Study(_CorePart):
+    study: str
+    storage: str = Field(description="storage URL, password masked")
+    requested_trials: int
+    completed_trials: int
+    trials_this_run: int
+    duplicates_skipped: int
+    seconds: float
+    best_trial: int | None
+    best_objective: float | None
+    worker_exit_codes: list[int]
+
+
+class Report(_Part):
+    """What ``optimise --json`` prints."""
+
+    model_config = ConfigDict(
+        extra="forbid", title="persister-opt optimise report", **_CONFIG,
+        json_schema_extra={"$schema": "https://json-schema.org/draft/2020-12/schema",
+                           "$id": SCHEMA_ID})
+    optional = ("study",)
+    schedule: ScheduleDocument
+    igf1r_days: list[float] = Field(description="start days of the dosing intervals")
+    igf1r_blocks: list[Block]
+    budget: Annotated[DaysOnBudget | AucBudget, Field(discriminator="kind")]
+    objective: Objective
+    lower_bound: Bound
+    gap: float = Field(description="objective minus lower bound, decades")
+    gap_relative: float
+    check: Check = Field(description="the independent re-simulation and rule check")
+    solver: Solver
+    timings_s: dict[str, float] = Field(description="seconds per stage; wall: the whole run")
+    provenance: Provenance
+    study: Study | None = None
+
+    @field_serializer("schedule")
+    def _schedule(self, schedule: ScheduleDocument) -> dict[str, Any]:
+        return schedule.model_dump(mode="json", exclude_none=True)  # as Schedule.to_json
+
+    @classmethod
+    def from_result(cls, result, problem, wall_seconds: float) -> Report:
+        """The report of a pipeline ``Result`` of ``problem``, which took ``wall_seconds``.
+        The ``igf1r_*`` keys are about the problem's first free drug (the IGF-1R inhibitor of
+        the persister preset)."""
+        drug = problem.free_names[0]
+        unit = problem.model.control(drug).dose_unit
+        budget = result.check.constraints[0]
+        return cls.model_validate({
+            "schedule": json.loads(result.schedule.to_json()),
+            "igf1r_days": result.schedule.dosing_days(drug),
+            "igf1r_blocks": [{"start": a, "stop": b, "dose": d, "unit": unit}
+                             for a, b, d in result.schedule.blocks(drug)],
+            "budget": ({"kind": "days-on", "limit_days": budget.limit, "used_days": budget.used}
+                       if budget.unit == "day" else {"kind": "auc", "limit": budget.limit,
+                                                     "used": budget.used, "unit": budget.unit}),
+            "objective": {"log10_residual_cells": result.objective,
+                          **({"over_scenarios": problem.scenario_mode,
+                              "scenarios": problem.n_scenarios} if problem.scenarios else {})},
+            "lower_bound": {"log10_residual_cells": result.lower_bound},
+            "gap": result.gap,
+            "gap_relative": result.relative_gap,
+            "check": result.check.figures(),
+            "solver": {"status": result.relaxed.status, "iterations": result.relaxed.iterations},
+            "timings_s": {**result.timings, "wall": wall_seconds},
+            "provenance": result.provenance,
+            "study": result.study.summary() if result.study is not None else None,
+        })
+
+    def to_json(self) -> str:
+        """The JSON text ``--json`` prints."""
+        return json.dumps(self.model_dump(mode="json"), indent=2)
+
+
+def table(report: Report) -> Table:
+    """The report as the table ``optimise`` prints."""
+    check = report.check
+    view = Table(title="persister-opt: IGF-1R inhibitor schedule", show_header=False)
+    view.add_column("quantity", style="bold")
+    view.add_column("value")
+    view.add_row("IGF-1R inhibitor days", ", ".join(f"{d:g}" for d in report.igf1r_days)
+                 or "none")
+    doses = "; ".join(f"{b.start:g}-{b.stop:g} d: {b.dose:g}" for b in report.igf1r_blocks)
+    unit = report.igf1r_blocks[0].unit if report.igf1r_blocks else ""
+    view.add_row(f"daily dose by block ({unit}/day)" if unit else "daily dose by block",
+                 doses or "none")
+    objective = report.objective
+    label = (f"predicted log10 residual cells ({objective.over_scenarios} over "
+             f"{objective.scenarios} parameter sets)" if objective.over_scenarios else
+             "predicted log10 residual cells")
+    view.add_row(label, f"{objective.log10_residual_cells:.4f}")
+    view.add_row("lower bound (relaxed)", f"{report.lower_bound.log10_residual_cells:.4f}")
+    view.add_row("gap", f"{report.gap:.4f} decades ({100 * report.gap_relative:.2f} %)")
+    budget = report.budget
+    if isinstance(budget, DaysOnBudget):
+        view.add_row("budget used", f"{budget.used_days:g} of {budget.limit_days:g} days")
+    else:
+        view.add_row("AUC budget used", f"{budget.used:.4g} of {budget.limit:.4g} {budget.unit}")
+    for rule in check.constraints[1:]:
+        figure = "" if rule.unit == "1" else f"{rule.used:.4g} {rule.unit}, "
+        view.add_row(rule.name, figure + ("ok" if rule.passed else "VIOLATED"))
+    view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: scipy Radau "
+                 f"log10 residual {check.resimulated_objective:.4f} (difference "
+                 f"{check.difference:.1e})")
+    if check.scenario_objectives is not None:
+        values = check.scenario_objectives
+        view.add_row("log10 residual per parameter set", f"{min(values):.4f} to "
+                     f"{max(values):.4f} (scipy Radau, {len(values)} sets)")
+    if check.minimum_cells is not None:
+        view.add_row("minimum cells / day", f"{check.minimum_cells:.3g} on day "
+                                            f"{check.day_of_minimum:g}")
+        view.add_row("cure probability exp(-N)", f"{check.cure_probability:.3g}")
+    if report.study is not None:
+        study = report.study
+        view.add_row("discrete search", f"study {study.study} in {study.storage}: "
+                     f"{study.completed_trials} of {study.requested_trials} trials "
+                     f"({study.trials_this_run} now, {study.duplicates_skipped} duplicates), "
+                     f"best {study.best_objective:.4f}"
+                     if study.best_objective is not None else "no feasible trial")
+    view.add_row("time taken", f"{report.timings_s['wall']:.1f} s")
+    return view
+
+
+def schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of the report, generated from pydantic."""
+    return Report.model_json_schema()
+
+
+def schema_text() -> str:
+    """The committed file's exact text (stable key order, trailing newline)."""
+    return json.dumps(schema(), indent=2) + "\n"
+
+
+def main() -> None:
+    SCHEMA_PATH.parent.mkdir(exist_ok=True)
+    SCHEMA_PATH.write_text(schema_text())
+    print(f"wrote {SCHEMA_PATH}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,366 @@
+"""A run of ``optimise``, described once: the problem, the search and the outputs.
+
+``RunSpec`` is built from the command line (``RunSpec.from_options``) or read from a TOML run
+file (``RunSpec.read``; ``optimise run FILE``), and ``RunSpec.to_toml`` writes the file back
+(``optimise --save-spec FILE``). A run file has three tables, each optional, with the options'
+names (``--treatment-days`` is ``treatment_days``, ``--search-mode`` is ``mode`` in
+``[search]``, ``--json`` is ``json`` in ``[outputs]``)::
+
+    [problem]
+    budget = "10d"
+    horizon = 100.0
+
+    [search]
+    trials = 40
+
+    [outputs]
+    json = true
+
+An absent key takes the option's default; an unknown key is refused. Relative paths are taken
+from the current directory, as on the command line. ``prepare`` makes every check of a run
+(the problem, the dose levels, the study settings and storage, the outputs) before any solve;
+a failed check raises one of the library's user errors, with a one-line message.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import tempfile
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+if TYPE_CHECKING:
+    from optimiser.problem import ControlProblem
+    from optimiser.search import SearchSettings
+
+TABLES = ("problem", "search", "outputs")
+
+
+class SpecError(ValueError):
+    """A run spec cannot be read or its outputs cannot be written; the message says how."""
+
+
+class _Table(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+def _text(value: Any) -> Any:
+    """A TOML number where the option takes text (a budget of 10, a glucose limit of 180, dose
+    levels as a list) is read as the option's text; anything else is left to validation."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return str(value)
+    if isinstance(value, list) and value and all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in value):
+        return ",".join(str(v) for v in value)
+    return value
+
+
+class ProblemSpec(_Table):
+    """What to optimise: ``preset`` names the built-in problem; the rest are its options."""
+
+    preset: str = "persister"
+    budget: str = "10d"
+    treatment_days: float = 40.0
+    horizon: float = 100.0
+    grid: float = 1.0
+    max_run: str | None = None
+    min_holiday: str | None = None
+    max_pulses: int | None = None
+    dose_levels: str | None = None
+    max_glucose: str | None = None
+    robust: int | None = None
+    robust_mode: str = "mean"
+    seed: int = 0
+    parameters: Path | None = None
+
+    @field_validator("budget", "max_run", "min_holiday", "dose_levels", "max_glucose",
+                     mode="before")
+    @classmethod
+    def numbers_as_text(cls, value: Any) -> Any:
+        return _text(value)
+
+
+class SearchSpec(_Table):
+    """The discrete search (an Optuna study); none unless a setting asks for one."""
+
+    trials: int | None = None
+    study: str | None = None
+    storage: str | None = None
+    runs_dir: Path = Path("runs")
+    workers: int = 1
+    pareto: bool = False
+    mode: str = "coupled"
+    seed: int = 0
+    heartbeat: int = 10
+    grace: int = 30
+
+
+class OutputSpec(_Table):
+    """What to write besides the report (``json``: the report as JSON instead of a table)."""
+
+    as_json: bool = Field(False, alias="json")
+    out: Path | None = None
+    plot: Path | None = None
+    export: str | None = None
+
+
+class RunSpec(_Table):
+    """One run of ``optimise``: what to optimise, how to search, what to write."""
+
+    problem: ProblemSpec = Field(default_factory=ProblemSpec)
+    search: SearchSpec = Field(default_factory=SearchSpec)
+    outputs: OutputSpec = Field(default_factory=OutputSpec)
+
+    @classmethod
+    def from_options(cls, *, budget: str = "10d", treatment_days: float = 40.0,
+                     horizon: float = 100.0, grid: float = 1.0, max_run: str | None = None,
+                     min_holiday: str | None = None, max_pulses: int | None = None,
+                     dose_levels: str | None = None, max_glucose: str | None = None,
+                     trials: int | None = None, study: str | None = None,
+                     storage: str | None = None, runs_dir: Path = Path("runs"),
+                     workers: int = 1, pareto: bool = False, search_mode: str = "coupled",
+                     seed: int = 0, heartbeat: int = 10, grace: int = 30,
+                     robust: int | None = None, robust_mode: str = "mean",
+                     parameters: Path | None = None, as_json: bool = False,
+                     out: Path | None = None, plot: Path | None = None,
+                     export: str | None = None) -> RunSpec:
+        """The spec of an ``optimise`` command line (the options by their parameter names;
+        ``--seed`` seeds both the problem's draws and the search)."""
+        return cls.parse({
+            "problem": {"budget": budget, "treatment_days": treatment_days, "horizon": horizon,
+                        "grid": grid, "max_run": max_run, "min_holiday": min_holiday,
+                        "max_pulses": max_pulses, "dose_levels": dose_levels,
+                        "max_glucose": max_glucose, "robust": robust,
+                        "robust_mode": robust_mode, "seed": seed, "parameters": parameters},
+            "search": {"trials": trials, "study": study, "storage": storage,
+                       "runs_dir": runs_dir, "workers": workers, "pareto": pareto,
+                       "mode": search_mode, "seed": seed, "heartbeat": heartbeat,
+                       "grace": grace},
+            "outputs": {"json": as_json, "out": out, "plot": plot, "export": export},
+        }, "the command line")
+
+    @classmethod
+    def parse(cls, data: Any, source: str) -> RunSpec:
+        """Validate ``data`` (as read from ``source``); every error becomes one SpecError."""
+        try:
+            return cls.model_validate(data)
+        except ValidationError as error:
+            raise SpecError(_message(error, source)) from None
+
+    @classmethod
+    def read(cls, path: Path) -> RunSpec:
+        """The spec of a TOML run file."""
+        source = f"run file {str(path)!r}"
+        try:
+            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            raise SpecError(f"{source} does not exist; check the path") from None
+        except tomllib.TOMLDecodeError as error:
+            raise SpecError(f"{source} is not valid TOML ({error}); fix the syntax") from None
+        except (OSError, UnicodeDecodeError) as error:
+            reason = getattr(error, "strerror", None) or str(error)
+            raise SpecError(f"cannot read {source} ({reason}); give a readable UTF-8 TOML "
+                            "file") from None
+        return cls.parse(data, source)
+
+    def to_toml(self) -> str:
+        """The spec as a TOML run file: every table, every key that is set (an unset option,
+        None, has no key and reads back as unset)."""
+        lines = ["# persister-opt run spec; run it with: optimise run FILE"]
+        dumped = self.model_dump(mode="json", by_alias=True)
+        for table in TABLES:
+            lines += ["", f"[{table}]"]
+            lines += [f"{key} = {_toml_value(value)}" for key, value in dumped[table].items()
+                      if value is not None]
+        return "\n".join(lines) + "\n"
+
+    def save(self, path: Path) -> None:
+        """Write the run file, atomically; an unwritable path is the user's to change."""
+        from optimiser.files import write_text_atomic
+
+        try:
+            write_text_atomic(Path(path), self.to_toml())
+        except OSError as error:
+            raise SpecError(f"cannot write the run spec to {str(path)!r} "
+                            f"({error.strerror or error}); choose a writable --save-spec") \
+                from None
+
+
+def _toml_value(value: Any) -> str:
+    """A TOML literal for what a flat spec table holds: booleans, numbers and text."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):  # a JSON string is a TOML basic string, but for DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    raise TypeError(f"a run spec holds no {type(value).__name__} values")
+
+
+def _message(error: ValidationError, source: str) -> str:
+    """The first validation error as one line, naming the key and the fix."""
+    first = error.errors()[0]
+    location = ".".join(str(part) for part in first["loc"])
+    more = f" (and {error.error_count() - 1} more)" if error.error_count() > 1 else ""
+    if first["type"] == "extra_forbidden":
+        table = first["loc"][0] if len(first["loc"]) > 1 else None
+        if table in TABLES:
+            fields = RunSpec.model_fields[table].annotation.model_fields
+            known = ", ".join(f.alias or name for name, f in fields.items())
+            return (f"{source}: unknown key {location!r}{more}; remove it, or use one of the "
+                    f"keys of [{table}]: {known}")
+        return (f"{source}: unknown table or key {location!r}{more}; a run file has the tables "
+                f"{', '.join(f'[{t}]' for t in TABLES)}")
+    given = repr(first.get("input"))
+    given = given if len(given) <= 60 else given[:57] + "..."
+    return (f"{source}: {location or 'the spec'}: {first['msg']} (got {given}){more}; correct "
+            "that value")
+
+
+# -- the checks of a run, in one place ----------------------------------------------------------
+
+@dataclass(frozen=True)
+class Plan:
+    """A checked run: the spec, the problem it describes, its dose levels (fractions of the
+    reference dose) and the study settings (None: no study)."""
+
+    spec: RunSpec
+    problem: ControlProblem
+    dose_levels: tuple[float, ...]
+    settings: SearchSettings | None
+
+
+def prepare(spec: RunSpec) -> Plan:
+    """Every check of a run before any solve, in this order: the problem and its dose levels,
+    the export format, plot extra and their directories, the study settings and storage, the
+    output directory."""
+    problem, levels = build_problem(spec.problem)
+    check_outputs(spec.outputs)
+    settings = search_settings(spec.search)
+    check_study(problem, settings, levels)
+    prepare_directory(spec.outputs.out)
+    return Plan(spec, problem, levels, settings)
+
+
+def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...]]:
+    """The problem the spec describes, and the dose levels (fractions of the reference)."""
+    from constraints.budget import is_auc_budget, parse_auc_budget, parse_budget, parse_days
+    from constraints.path import parse_glucose
+    from models.parameters import ParameterSet
+    from models.persister import IGF1R_INHIBITOR, default_parameters, persister_problem
+    from optimiser.problem import SCENARIO_MODES
+
+    if spec.preset != "persister":
+        raise SpecError(f"problem preset {spec.preset!r} is unknown; give preset = "
+                        "\"persister\" (or leave it out)")
+    if spec.robust_mode not in SCENARIO_MODES:  # before the draws, not after
+        raise SpecError(f"scenario mode {spec.robust_mode!r} is not one of "
+                        f"{list(SCENARIO_MODES)}; give --robust-mode mean or worst")
+    if spec.robust is None and spec.robust_mode != "mean":
+        raise SpecError(f"--robust-mode needs --robust N (the number of parameter samples); "
+                        f"add e.g. --robust 8, or leave out --robust-mode {spec.robust_mode}")
+    if is_auc_budget(spec.budget):
+        limits = {"budget_days": 0.0, "auc_budget": parse_auc_budget(spec.budget)}
+    else:
+        limits = {"budget_days": parse_budget(spec.budget)}
+    rules = {"max_run": parse_days(spec.max_run, "--max-run")
+             if spec.max_run is not None else None,
+             "min_holiday": parse_days(spec.min_holiday, "--min-holiday")
+             if spec.min_holiday is not None else None,
+             "max_pulses": spec.max_pulses,
+             "max_glucose": parse_glucose(spec.max_glucose)
+             if spec.max_glucose is not None else None}
+    parameters = (ParameterSet.from_toml(spec.parameters) if spec.parameters
+                  else default_parameters())
+    problem = persister_problem(treatment_days=spec.treatment_days, horizon=spec.horizon,
+                                grid_step=spec.grid, parameters=parameters, **limits, **rules)
+    if spec.robust is not None:
+        problem = problem.robust(spec.robust, spec.robust_mode, spec.seed)
+    return problem, dose_levels(spec.dose_levels, problem.model.control(IGF1R_INHIBITOR))
+
+
+def dose_levels(text: str | None, control) -> tuple[float, ...]:
+    """Dose levels in the control's unit -> fractions of its reference dose."""
+    if text is None:
+        return (1.0,)
+    try:
+        doses = [float(part) for part in text.split(",")]
+    except ValueError:
+        raise SpecError(f"dose levels {text!r} are not understood; give daily doses in "
+                        f"{control.dose_unit} separated by commas, e.g. 6.25,12.5,25") from None
+    highest = control.upper * control.reference_dose
+    outside = [dose for dose in doses if not 0 < dose <= highest]  # NaN is outside too
+    if outside:
+        raise SpecError(f"dose levels {outside} {control.dose_unit} must lie in (0, {highest:g}] "
+                        f"{control.dose_unit}; give daily doses above 0 and at most {highest:g}")
+    return tuple(dose / control.reference_dose for dose in doses)
+
+
+def search_settings(spec: SearchSpec) -> SearchSettings | None:
+    """The study settings, or None when no study was asked for."""
+    from optimiser.search import SearchSettings
+
+    asked = (spec.trials is not None or spec.study or spec.storage or spec.workers != 1
+             or spec.pareto or spec.mode != "coupled")
+    if not asked:
+        return None
+    return SearchSettings(trials=40 if spec.trials is None else spec.trials,  # 0 is refused
+                          study=spec.study, storage=spec.storage, runs_dir=spec.runs_dir,
+                          workers=spec.workers, mode=spec.mode, pareto=spec.pareto,
+                          seed=spec.seed, heartbeat_s=spec.heartbeat, grace_s=spec.grace)
+
+
+def check_study(problem: ControlProblem, settings: SearchSettings | None,
+                levels: tuple[float, ...]) -> None:
+    """Open the study storage (and compare an existing study) before the solve, with what the
+    pipeline or the Pareto search will give ``run_study``; a bad storage then fails in seconds."""
+    from optimiser.pipeline import with_dose_levels
+    from optimiser.search import check_study as check
+
+    if settings is None:
+        return
+    if settings.pareto:  # pareto_front passes the problem and levels as they are
+        check(problem, settings, levels)
+    else:  # optimise passes them through with_dose_levels
+        with_levels, sorted_levels = with_dose_levels(problem, levels)
+        check(with_levels, settings, sorted_levels)
+
+
+def check_outputs(spec: OutputSpec) -> None:
+    """Refuse an unknown export format, a missing export or plot extra or an unwritable
+    directory before the solve, not after it."""
+    from optimiser.export import require_format
+    from optimiser.plots import require
+
+    if spec.export is not None:
+        require_format(spec.export)
+        prepare_directory(spec.out or Path("."))
+    if spec.plot is not None:
+        require("matplotlib")
+        prepare_directory(spec.plot.parent, "--plot")
+
+
+def prepare_directory(out: Path | None, option: str = "--out") -> None:
+    """Make sure ``out`` is a writable directory before any solve (``option`` names the flag
+    to change), so a long run cannot end in an unwritable output."""
+    if out is None:
+        return
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=out):
+            pass
+    except OSError as error:
+        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
+        reason = (f"{str(blocker)!r} is a file, not a directory" if blocker is not None
+                  else error.strerror or str(error))
+        raise SpecError(f"cannot write to output directory {str(out)!r} ({reason}); choose a "
+                        f"writable {option}") from None

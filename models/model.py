@@ -53,6 +53,11 @@ class Control:
     dose_unit: str = "1"
     reference_dose: float = 1.0
     description: str = ""
+    label: str = ""  # the name reports show (default: ``name``)
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name
 
 
 @dataclass(frozen=True)

@@ -38,7 +38,8 @@ class Preset:
     variant has (``glucose``) to that variant's keyword arguments, so a limit on it brings the
     variant in. ``auc_parameters`` names, per drug, the parameter holding the plasma AUC of one
     reference dose (for AUC budgets). ``summary(trajectory)`` and ``outcome(trajectory,
-    schedule)`` are the preset's outcome figures for reports and simulations."""
+    schedule)`` are the preset's outcome figures for reports and simulations (``outcome`` takes
+    ``detection_limit`` as its third argument)."""
 
     name: str
     description: str
@@ -49,7 +50,8 @@ class Preset:
     variants: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     auc_parameters: Mapping[str, str] = field(default_factory=dict)
     summary: Callable[[Any], dict] | None = None
-    outcome: Callable[[Any, Any], dict] | None = None
+    outcome: Callable[[Any, Any, float | None], dict] | None = None
+    detection_limit: float | None = None  # cells: "no regrowth" below it, drawn in figures
 
     @cached_property
     def model(self) -> Model:

@@ -34,15 +34,15 @@ class ObjectiveError(InputError):
 
 @runtime_checkable
 class Objective(Protocol):
-    """``sense`` is "min" or "max"; ``name`` and ``unit`` label reports."""
+    """``sense`` is "min" or "max"; ``name`` and ``unit(model)`` label reports."""
 
     sense: str
 
     @property
     def name(self) -> str: ...
 
-    @property
-    def unit(self) -> str: ...
+    def unit(self, model) -> str:
+        """The unit of the value in ``model`` ("" where the output's unit is not declared)."""
 
     @property
     def structure(self) -> tuple: ...
@@ -67,8 +67,7 @@ class Terminal:
     def name(self) -> str:
         return self.output
 
-    @property
-    def unit(self) -> str:
+    def unit(self, model) -> str:
         return ""
 
     @property
@@ -100,9 +99,8 @@ class Integral:
     def name(self) -> str:
         return f"integral of {self.output}"
 
-    @property
-    def unit(self) -> str:
-        return "day"
+    def unit(self, model) -> str:
+        return "day"  # times the output's own unit
 
     @property
     def structure(self) -> tuple:
@@ -138,9 +136,11 @@ class Exposure:
     def name(self) -> str:
         return f"exposure of {self.drug}"
 
-    @property
-    def unit(self) -> str:
-        return "dose unit * day"
+    def unit(self, model) -> str:
+        """Daily doses times days: the dose unit (or days of the reference dose for a
+        dimensionless control)."""
+        unit = model.control(self.drug).dose_unit
+        return "day" if unit == "1" else unit
 
     @property
     def structure(self) -> tuple:

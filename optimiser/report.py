@@ -23,7 +23,9 @@ from typing import Annotated, Any, ClassVar, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_serializer
 from rich.table import Table
 
+import constraints
 from models.schedule import ScheduleDocument
+from optimiser.objectives import Terminal
 
 SCHEMA_ID = "urn:persister-opt:schema:report:v1"
 SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
@@ -32,6 +34,8 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 _CONFIG = {"ser_json_inf_nan": "constants"}
 # A figure the core may give as an int (a pulse count and its limit): kept as it came.
 Number = int | float
+BUDGETS = (constraints.DaysOnBudget, constraints.AucBudget, constraints.AmountBudget)
+LOG10_CELLS = "log10_total_cells"  # the objective the cell-count labels are for
 
 
 class _Part(BaseModel):
@@ -75,15 +79,36 @@ class AucBudget(_Part):
     unit: str
 
 
+class AmountBudget(_Part):
+    kind: Literal["amount"]
+    limit: Number
+    used: Number
+    unit: str
+
+
 class Objective(_Part):
-    optional = ("over_scenarios", "scenarios")
-    log10_residual_cells: float = Field(description="the schedule's objective in the NLP")
+    optional = ("log10_residual_cells", "over_scenarios", "scenarios")
+    name: str = Field(description="what is optimised (an output, an integral, an exposure)")
+    value: float = Field(description="the schedule's objective in the NLP discretisation")
+    sense: Literal["min", "max"]
+    unit: str
+    log10_residual_cells: float | None = Field(
+        None, description="the value, where the objective is log10 total cells at the horizon")
     over_scenarios: str | None = Field(None, description="robust: mean or worst")
     scenarios: int | None = Field(None, description="robust: number of parameter sets")
 
 
 class Bound(_Part):
-    log10_residual_cells: float = Field(description="relaxed optimum on the same grid")
+    optional = ("log10_residual_cells",)
+    value: float = Field(description="relaxed optimum on the same grid (a lower bound where "
+                                     "the objective is minimised, an upper one where maximised)")
+    log10_residual_cells: float | None = None
+
+
+class FreeDrug(_Part):
+    label: str
+    days: list[float] = Field(description="start days of the dosing intervals")
+    blocks: list[Block]
 
 
 class ConstraintFigures(_CorePart):
@@ -161,12 +186,14 @@ class Report(_Part):
                            "$id": SCHEMA_ID})
     optional = ("study",)
     schedule: ScheduleDocument
-    igf1r_days: list[float] = Field(description="start days of the dosing intervals")
+    free_drugs: dict[str, FreeDrug] = Field(description="each free drug's dosing")
+    igf1r_days: list[float] = Field(description="the first free drug's dosing days")
     igf1r_blocks: list[Block]
-    budget: Annotated[DaysOnBudget | AucBudget, Field(discriminator="kind")]
+    budget: Annotated[DaysOnBudget | AucBudget | AmountBudget, Field(discriminator="kind")] | None
     objective: Objective
     lower_bound: Bound
-    gap: float = Field(description="objective minus lower bound, decades")
+    gap: float = Field(description="distance of the objective from the bound, on the worse "
+                                   "side, in the objective's unit (decades for log10 cells)")
     gap_relative: float
     check: Check = Field(description="the independent re-simulation and rule check")
     solver: Solver
@@ -182,22 +209,31 @@ class Report(_Part):
     def from_result(cls, result, problem, wall_seconds: float) -> Report:
         """The report of a pipeline ``Result`` of ``problem``, which took ``wall_seconds``.
         The ``igf1r_*`` keys are about the problem's first free drug (the IGF-1R inhibitor of
-        the persister preset)."""
-        drug = problem.free_names[0]
-        unit = problem.model.control(drug).dose_unit
-        budget = result.check.constraints[0]
+        the persister preset); ``free_drugs`` has them all."""
+        drugs = {}
+        for drug in problem.free_names:
+            control = problem.model.control(drug)
+            drugs[drug] = {"label": control.display_name,
+                           "days": result.schedule.dosing_days(drug),
+                           "blocks": [{"start": a, "stop": b, "dose": d,
+                                       "unit": control.dose_unit}
+                                      for a, b, d in result.schedule.blocks(drug)]}
+        first = drugs[problem.free_names[0]]
+        objective = problem.objective
+        cells = isinstance(objective, Terminal) and objective.output == LOG10_CELLS
         return cls.model_validate({
             "schedule": json.loads(result.schedule.to_json()),
-            "igf1r_days": result.schedule.dosing_days(drug),
-            "igf1r_blocks": [{"start": a, "stop": b, "dose": d, "unit": unit}
-                             for a, b, d in result.schedule.blocks(drug)],
-            "budget": ({"kind": "days-on", "limit_days": budget.limit, "used_days": budget.used}
-                       if budget.unit == "day" else {"kind": "auc", "limit": budget.limit,
-                                                     "used": budget.used, "unit": budget.unit}),
-            "objective": {"log10_residual_cells": result.objective,
+            "free_drugs": drugs,
+            "igf1r_days": first["days"],
+            "igf1r_blocks": first["blocks"],
+            "budget": _budget(result, problem),
+            "objective": {"name": objective.name, "value": result.objective,
+                          "sense": objective.sense, "unit": objective.unit(problem.model),
+                          **({"log10_residual_cells": result.objective} if cells else {}),
                           **({"over_scenarios": problem.scenario_mode,
                               "scenarios": problem.n_scenarios} if problem.scenarios else {})},
-            "lower_bound": {"log10_residual_cells": result.lower_bound},
+            "lower_bound": {"value": result.lower_bound,
+                            **({"log10_residual_cells": result.lower_bound} if cells else {})},
             "gap": result.gap,
             "gap_relative": result.relative_gap,
             "check": result.check.figures(),
@@ -212,39 +248,64 @@ class Report(_Part):
         return json.dumps(self.model_dump(mode="json"), indent=2)
 
 
+def _budget(result, problem) -> dict | None:
+    """The first budget's limit and use, as the checker measured them (None without one);
+    days-on budgets keep the ``*_days`` keys."""
+    index = next((k for k, c in enumerate(problem.constraints) if isinstance(c, BUDGETS)), None)
+    if index is None:
+        return None
+    figures = result.check.constraints[index]
+    if isinstance(problem.constraints[index], constraints.DaysOnBudget):
+        return {"kind": "days-on", "limit_days": figures.limit, "used_days": figures.used}
+    kind = "auc" if isinstance(problem.constraints[index], constraints.AucBudget) else "amount"
+    return {"kind": kind, "limit": figures.limit, "used": figures.used, "unit": figures.unit}
+
+
 def table(report: Report) -> Table:
     """The report as the table ``optimise`` prints."""
     check = report.check
-    view = Table(title="persister-opt: IGF-1R inhibitor schedule", show_header=False)
+    drugs = list(report.free_drugs.values())
+    view = Table(title=f"persister-opt: {' + '.join(d.label for d in drugs)} schedule",
+                 show_header=False)
     view.add_column("quantity", style="bold")
     view.add_column("value")
-    view.add_row("IGF-1R inhibitor days", ", ".join(f"{d:g}" for d in report.igf1r_days)
-                 or "none")
-    doses = "; ".join(f"{b.start:g}-{b.stop:g} d: {b.dose:g}" for b in report.igf1r_blocks)
-    unit = report.igf1r_blocks[0].unit if report.igf1r_blocks else ""
-    view.add_row(f"daily dose by block ({unit}/day)" if unit else "daily dose by block",
-                 doses or "none")
+    for drug in drugs:
+        view.add_row(f"{drug.label} days", ", ".join(f"{d:g}" for d in drug.days) or "none")
+        doses = "; ".join(f"{b.start:g}-{b.stop:g} d: {b.dose:.4g}" for b in drug.blocks)
+        unit = drug.blocks[0].unit if drug.blocks else ""
+        prefix = f"{drug.label} " if len(drugs) > 1 else ""
+        view.add_row(f"{prefix}daily dose by block ({unit}/day)" if unit else
+                     f"{prefix}daily dose by block", doses or "none")
     objective = report.objective
-    label = (f"predicted log10 residual cells ({objective.over_scenarios} over "
-             f"{objective.scenarios} parameter sets)" if objective.over_scenarios else
-             "predicted log10 residual cells")
-    view.add_row(label, f"{objective.log10_residual_cells:.4f}")
-    view.add_row("lower bound (relaxed)", f"{report.lower_bound.log10_residual_cells:.4f}")
-    view.add_row("gap", f"{report.gap:.4f} decades ({100 * report.gap_relative:.2f} %)")
+    cells = objective.log10_residual_cells is not None
+    what = "log10 residual cells" if cells else (
+        f"{objective.name} ({objective.unit})" if objective.unit else objective.name)
+    label = (f"predicted {what} ({objective.over_scenarios} over {objective.scenarios} "
+             f"parameter sets)" if objective.over_scenarios else f"predicted {what}")
+    view.add_row(label, f"{objective.value:.4f}")
+    side = "lower" if objective.sense == "min" else "upper"
+    view.add_row(f"{side} bound (relaxed)", f"{report.lower_bound.value:.4f}")
+    unit = " decades" if cells else f" {objective.unit}" if objective.unit else ""
+    view.add_row("gap", f"{report.gap:.4f}{unit} ({100 * report.gap_relative:.2f} %)")
     budget = report.budget
     if isinstance(budget, DaysOnBudget):
         view.add_row("budget used", f"{budget.used_days:g} of {budget.limit_days:g} days")
-    else:
-        view.add_row("AUC budget used", f"{budget.used:.4g} of {budget.limit:.4g} {budget.unit}")
-    for rule in check.constraints[1:]:
-        figure = "" if rule.unit == "1" else f"{rule.used:.4g} {rule.unit}, "
+    elif budget is not None:
+        name = "AUC budget used" if budget.kind == "auc" else "amount used"
+        view.add_row(name, f"{budget.used:.4g} of {budget.limit:.4g} {budget.unit}")
+    for rule in check.constraints:
+        if budget is not None and rule is check.constraints[0]:
+            continue  # the budget, shown above
+        figure = ("" if rule.unit == "1" else f"{rule.used:.4g}, " if not rule.unit
+                  else f"{rule.used:.4g} {rule.unit}, ")
         view.add_row(rule.name, figure + ("ok" if rule.passed else "VIOLATED"))
+    what = "log10 residual" if cells else objective.name
     view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: scipy Radau "
-                 f"log10 residual {check.resimulated_objective:.4f} (difference "
+                 f"{what} {check.resimulated_objective:.4f} (difference "
                  f"{check.difference:.1e})")
     if check.scenario_objectives is not None:
         values = check.scenario_objectives
-        view.add_row("log10 residual per parameter set", f"{min(values):.4f} to "
+        view.add_row(f"{what} per parameter set", f"{min(values):.4f} to "
                      f"{max(values):.4f} (scipy Radau, {len(values)} sets)")
     if check.minimum_cells is not None:
         view.add_row("minimum cells / day", f"{check.minimum_cells:.3g} on day "

@@ -34,6 +34,9 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from models.errors import InputError
+from models.registry import Preset, get_preset
+
 if TYPE_CHECKING:
     from optimiser.problem import ControlProblem
     from optimiser.search import SearchSettings
@@ -41,7 +44,7 @@ if TYPE_CHECKING:
 TABLES = ("problem", "search", "outputs")
 
 
-class SpecError(ValueError):
+class SpecError(InputError):
     """A run spec cannot be read or its outputs cannot be written; the message says how."""
 
 
@@ -61,13 +64,22 @@ def _text(value: Any) -> Any:
 
 
 class ProblemSpec(_Table):
-    """What to optimise: ``preset`` names the built-in problem; the rest are its options."""
+    """What to optimise: ``preset`` names the preset (model, parameters, ensemble, regimen);
+    the rest are its options (unset: the preset's own). ``budget`` applies to every free drug;
+    ``budgets`` (``drug=10d``) to one each. ``max_final``/``min_final`` (``output=value``)
+    bound outputs at the horizon."""
 
     preset: str = "persister"
-    budget: str = "10d"
-    treatment_days: float = 40.0
-    horizon: float = 100.0
-    grid: float = 1.0
+    budget: str | None = None
+    budgets: list[str] = Field(default_factory=list)
+    free: str | None = None
+    objective: str | None = None
+    max_final: list[str] = Field(default_factory=list)
+    min_final: list[str] = Field(default_factory=list)
+    continuous: bool = False
+    treatment_days: float | None = None
+    horizon: float | None = None
+    grid: float | None = None
     max_run: str | None = None
     min_holiday: str | None = None
     max_pulses: int | None = None
@@ -117,8 +129,12 @@ class RunSpec(_Table):
     outputs: OutputSpec = Field(default_factory=OutputSpec)
 
     @classmethod
-    def from_options(cls, *, budget: str = "10d", treatment_days: float = 40.0,
-                     horizon: float = 100.0, grid: float = 1.0, max_run: str | None = None,
+    def from_options(cls, *, budget: list[str] | str | None = None, preset: str = "persister",
+                     free: str | None = None, objective: str | None = None,
+                     max_final: list[str] | None = None, min_final: list[str] | None = None,
+                     continuous: bool = False, treatment_days: float | None = None,
+                     horizon: float | None = None, grid: float | None = None,
+                     max_run: str | None = None,
                      min_holiday: str | None = None, max_pulses: int | None = None,
                      dose_levels: str | None = None, max_glucose: str | None = None,
                      trials: int | None = None, study: str | None = None,
@@ -130,9 +146,20 @@ class RunSpec(_Table):
                      out: Path | None = None, plot: Path | None = None,
                      export: str | None = None) -> RunSpec:
         """The spec of an ``optimise`` command line (the options by their parameter names;
-        ``--seed`` seeds both the problem's draws and the search)."""
+        ``--seed`` seeds both the problem's draws and the search; ``budget`` entries of the
+        form ``drug=10d`` are budgets of one drug each)."""
+        entries = [budget] if isinstance(budget, str) else list(budget or [])
+        shared = [entry for entry in entries if "=" not in entry]
+        if len(shared) > 1:
+            raise SpecError(f"--budget given {len(shared)} times without a drug ({shared}); "
+                            "give one budget for every free drug, or drug=BUDGET for each")
         return cls.parse({
-            "problem": {"budget": budget, "treatment_days": treatment_days, "horizon": horizon,
+            "problem": {"preset": preset, "budget": shared[0] if shared else None,
+                        "budgets": [entry for entry in entries if "=" in entry],
+                        "free": free, "objective": objective,
+                        "max_final": list(max_final or []), "min_final": list(min_final or []),
+                        "continuous": continuous,
+                        "treatment_days": treatment_days, "horizon": horizon,
                         "grid": grid, "max_run": max_run, "min_holiday": min_holiday,
                         "max_pulses": max_pulses, "dose_levels": dose_levels,
                         "max_glucose": max_glucose, "robust": robust,
@@ -203,6 +230,8 @@ def _toml_value(value: Any) -> str:
         return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
     if isinstance(value, str):  # a JSON string is a TOML basic string, but for DEL
         return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
     raise TypeError(f"a run spec holds no {type(value).__name__} values")
 
 
@@ -234,8 +263,9 @@ class Plan:
     reference dose) and the study settings (None: no study)."""
 
     spec: RunSpec
+    preset: Preset
     problem: ControlProblem
-    dose_levels: tuple[float, ...]
+    dose_levels: tuple[float, ...] | None  # None: continuous doses
     settings: SearchSettings | None
 
 
@@ -246,32 +276,40 @@ def prepare(spec: RunSpec) -> Plan:
     problem, levels = build_problem(spec.problem)
     check_outputs(spec.outputs)
     settings = search_settings(spec.search)
+    if levels is None and settings is not None:
+        raise SpecError("--continuous returns the relaxed optimum itself, so a discrete search "
+                        "(--trials, --study, --pareto, ...) does not apply; leave one out")
     check_study(problem, settings, levels)
     prepare_directory(spec.outputs.out)
-    return Plan(spec, problem, levels, settings)
+    return Plan(spec, get_preset(spec.problem.preset), problem, levels, settings)
 
 
-def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...]]:
-    """The problem the spec describes, and the dose levels (fractions of the reference)."""
+def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] | None]:
+    """The problem the spec describes, and the dose levels (fractions of the reference; None
+    for continuous doses)."""
     from constraints.budget import is_auc_budget, parse_auc_budget, parse_budget, parse_days
     from constraints.path import parse_glucose
     from models.parameters import ParameterSet
-    from models.persister import IGF1R_INHIBITOR, default_parameters, persister_problem
     from optimiser.problem import SCENARIO_MODES
 
-    if spec.preset != "persister":
-        raise SpecError(f"problem preset {spec.preset!r} is unknown; give preset = "
-                        "\"persister\" (or leave it out)")
     if spec.robust_mode not in SCENARIO_MODES:  # before the draws, not after
         raise SpecError(f"scenario mode {spec.robust_mode!r} is not one of "
                         f"{list(SCENARIO_MODES)}; give --robust-mode mean or worst")
     if spec.robust is None and spec.robust_mode != "mean":
         raise SpecError(f"--robust-mode needs --robust N (the number of parameter samples); "
                         f"add e.g. --robust 8, or leave out --robust-mode {spec.robust_mode}")
-    if is_auc_budget(spec.budget):
-        limits = {"budget_days": 0.0, "auc_budget": parse_auc_budget(spec.budget)}
-    else:
-        limits = {"budget_days": parse_budget(spec.budget)}
+    if spec.continuous and spec.dose_levels is not None:
+        raise SpecError("--continuous takes any dose within the bounds, so --dose-levels does "
+                        "not apply; leave one of them out")
+    preset = get_preset(spec.preset)
+    free = _names(spec.free) if spec.free is not None else list(preset.regimen.free)
+    options: dict[str, Any] = {}
+    if spec.budget is not None and is_auc_budget(spec.budget):
+        options["auc_budget"] = parse_auc_budget(spec.budget)
+    elif spec.budget is not None:
+        options["budget_days"] = parse_budget(spec.budget)
+    options["budgets"] = {drug: parse_days(text, f"--budget {drug}") for drug, text in
+                          _pairs(spec.budgets, "--budget", "drug=10d").items()} or None
     rules = {"max_run": parse_days(spec.max_run, "--max-run")
              if spec.max_run is not None else None,
              "min_holiday": parse_days(spec.min_holiday, "--min-holiday")
@@ -279,13 +317,74 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...]]
              "max_pulses": spec.max_pulses,
              "max_glucose": parse_glucose(spec.max_glucose)
              if spec.max_glucose is not None else None}
+    finals = {"max_final": _finals(spec.max_final, "--max-final"),
+              "min_final": _finals(spec.min_final, "--min-final")}
     parameters = (ParameterSet.from_toml(spec.parameters) if spec.parameters
-                  else default_parameters())
-    problem = persister_problem(treatment_days=spec.treatment_days, horizon=spec.horizon,
-                                grid_step=spec.grid, parameters=parameters, **limits, **rules)
+                  else preset.parameters)
+    problem = preset.problem(treatment_days=spec.treatment_days, horizon=spec.horizon,
+                             grid_step=spec.grid, parameters=parameters, free=free,
+                             objective=_objective(spec.objective, free), **options, **rules,
+                             **finals)
     if spec.robust is not None:
         problem = problem.robust(spec.robust, spec.robust_mode, spec.seed)
-    return problem, dose_levels(spec.dose_levels, problem.model.control(IGF1R_INHIBITOR))
+    if spec.continuous:
+        return problem, None
+    return problem, dose_levels(spec.dose_levels, problem.model.control(problem.free_names[0]))
+
+
+def _names(text: str) -> list[str]:
+    names = [name.strip() for name in text.split(",") if name.strip()]
+    if not names:
+        raise SpecError(f"--free {text!r} names no drug; give drugs separated by commas")
+    return names
+
+
+def _pairs(entries: list[str], option: str, example: str) -> dict[str, str]:
+    """``name=value`` entries as a mapping; a repeated name or a missing ``=`` is refused."""
+    pairs: dict[str, str] = {}
+    for entry in entries:
+        name, sign, value = entry.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sign or not name or not value:
+            raise SpecError(f"{option} {entry!r} is not NAME=VALUE; give e.g. {example}")
+        if name in pairs:
+            raise SpecError(f"{option} names {name!r} twice; give it once")
+        pairs[name] = value
+    return pairs
+
+
+def _finals(entries: list[str], option: str) -> dict[str, float]:
+    """``output=value`` limits at the horizon, as numbers."""
+    limits = {}
+    for name, text in _pairs(entries, option, "log10_total_cells=2").items():
+        try:
+            limits[name] = float(text)
+        except ValueError:
+            raise SpecError(f"{option} {name}={text!r}: the limit is not a number; give e.g. "
+                            f"{name}=2") from None
+        if not math.isfinite(limits[name]):
+            raise SpecError(f"{option} {name}={text}: the limit must be finite")
+    return limits
+
+
+def _objective(text: str | None, free: list[str]):
+    """``exposure`` (of the first free drug) or ``exposure:DRUG``, ``integral:OUTPUT``, or an
+    output's name (its value at the horizon); None: the preset's."""
+    from optimiser.objectives import Exposure, Integral, Terminal
+
+    if text is None:
+        return None
+    kind, _, name = text.partition(":")
+    if kind == "exposure":
+        return Exposure(name or free[0])
+    if kind == "integral":
+        if not name:
+            raise SpecError("--objective integral needs an output: integral:OUTPUT")
+        return Integral(name)
+    if name:
+        raise SpecError(f"--objective {text!r} is not understood; give an output's name, "
+                        "exposure[:DRUG] or integral:OUTPUT")
+    return Terminal(text)
 
 
 def dose_levels(text: str | None, control) -> tuple[float, ...]:

@@ -147,9 +147,10 @@ def persister_model(glucose: bool = False) -> Model:
         ),
         controls=(
             Control(OSIMERTINIB, 0.0, 1.0, dose_unit="mg/kg", reference_dose=5.0,
-                    description="osimertinib, oral, once daily"),
+                    description="osimertinib, oral, once daily", label="osimertinib"),
             Control(IGF1R_INHIBITOR, 0.0, 1.0, dose_unit="mg/kg", reference_dose=25.0,
-                    description="IGF-1R inhibitor (linsitinib), oral, once daily"),
+                    description="IGF-1R inhibitor (linsitinib), oral, once daily",
+                    label="IGF-1R inhibitor"),
         ),
         parameters=PARAMETERS + (GLUCOSE_PARAMETERS if glucose else ()),
         rhs=_glucose_rhs if glucose else _rhs,

@@ -10,7 +10,7 @@ from models.persister.model import (
     default_parameters,
     persister_model,
 )
-from models.persister.outcome import cell_summary, outcome
+from models.persister.outcome import DETECTION_LIMIT_CELLS, cell_summary, outcome
 from models.regimen import Regimen
 from models.registry import Preset
 
@@ -37,6 +37,7 @@ def persister_preset() -> Preset:
         auc_parameters={IGF1R_INHIBITOR: "AUC_igf_day"},
         summary=cell_summary,
         outcome=outcome,
+        detection_limit=DETECTION_LIMIT_CELLS,
     )
 
 

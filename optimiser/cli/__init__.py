@@ -1,17 +1,20 @@
 """The ``optimise`` command line, one module per command: ``optimise`` (the main command),
-``simulate``, ``export``, ``experiment`` and ``run``; ``common`` holds what they share and
-``running`` the path of a run spec from its checks to its report.
+``simulate``, ``export`` and ``run``; ``common`` holds what they share and ``running`` the path
+of a run spec from its checks to its report. Further commands come from the entry-point group
+``persister_opt.cli`` (``experiment``, from the experiments package).
 
 Exit codes: 0 success; 1 solver or check failure; 2 bad input (one line on stderr, no traceback).
 """
 
 from __future__ import annotations
 
+from importlib.metadata import entry_points
+
 import typer
 
 # The commands register in this order, the order of --help.
 # isort: off
-from optimiser.cli import optimise, simulate, experiment, export, run_spec  # noqa: F401
+from optimiser.cli import optimise, simulate, export, run_spec  # noqa: F401
 # isort: on
 from optimiser.cli.common import (
     EXIT_BAD_INPUT,
@@ -24,6 +27,10 @@ from optimiser.cli.common import (
 )
 
 __all__ = ["EXIT_BAD_INPUT", "EXIT_FAILURE", "USER_ERRORS", "UserError", "app", "run"]
+CLI_ENTRY_POINTS = "persister_opt.cli"  # sub-apps of other packages: register(app) functions
+
+for _point in entry_points(group=CLI_ENTRY_POINTS):
+    _point.load()(app)
 
 
 def run() -> None:

@@ -14,21 +14,16 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from constraints.budget import BudgetError
-from constraints.path import PathLimitError
-from constraints.rules import RuleError
-from models.model import ModelError
-from models.parameters import ParameterError, ParameterSet
-from models.schedule import Schedule, ScheduleError
-from optimiser.export import ExportError
+from models.errors import InputError, NumericalError
+from models.parameters import ParameterSet
+from models.registry import get_preset
+from models.schedule import Schedule
 from optimiser.files import write_text_atomic
-from optimiser.plots import PlotExtraMissing
-from optimiser.problem import ProblemError
-from optimiser.search import SearchError, masked
-from optimiser.spec import SpecError, prepare_directory
+from optimiser.search import masked
+from optimiser.spec import prepare_directory
 
-USER_ERRORS = (BudgetError, ParameterError, ScheduleError, ProblemError, ModelError, RuleError,
-               PathLimitError, SearchError, ExportError, PlotExtraMissing, SpecError)
+# Every error class of the project derives from one of the two roots (models/errors.py).
+USER_ERRORS = (InputError,)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
 app = typer.Typer(add_completion=False, invoke_without_command=True, no_args_is_help=False,
@@ -41,9 +36,12 @@ ParametersOption = Annotated[Path | None, typer.Option(
 JsonOption = Annotated[bool, typer.Option("--json", help="print one JSON object on stdout")]
 OutOption = Annotated[Path | None, typer.Option(
     "--out", help="directory for schedule.json and trajectories.csv")]
+PresetOption = Annotated[str | None, typer.Option(
+    "--preset", help="model, parameters, ensemble and regimen: a registered preset's name "
+                     "(default persister) or module:function / path/to/file.py:function")]
 
 
-class UserError(Exception):
+class UserError(InputError):
     """Bad input found by the CLI itself."""
 
 
@@ -59,9 +57,9 @@ def guarded(function):
             return function(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let a chosen exit code through
             raise
-        except (*USER_ERRORS, UserError) as error:
+        except InputError as error:
             fail(str(error), EXIT_BAD_INPUT)
-        except RuntimeError as error:  # solver, rounding or integrator failure: not the user's
+        except NumericalError as error:  # solver, rounding or integrator failure
             fail(f"numerical failure: {error}", EXIT_FAILURE)
         except Exception as error:  # a bug: one line, unless PERSISTER_DEBUG asks for the trace
             if os.environ.get("PERSISTER_DEBUG"):
@@ -81,11 +79,9 @@ def command_line() -> str:
     return " ".join(["optimise", *(masked(a) if "://" in a else a for a in sys.argv[1:])])
 
 
-def parameter_set(path: Path | None) -> ParameterSet:
-    """The parameter file's set, or the built-in one."""
-    from models.persister import default_parameters
-
-    return ParameterSet.from_toml(path) if path else default_parameters()
+def parameter_set(path: Path | None, preset: str = "persister") -> ParameterSet:
+    """The parameter file's set, or the preset's."""
+    return ParameterSet.from_toml(path) if path else get_preset(preset).parameters
 
 
 def prepare_out(out: Path | None, option: str = "--out") -> None:

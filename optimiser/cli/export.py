@@ -8,7 +8,7 @@ from typing import Annotated
 
 import typer
 
-from optimiser.cli.common import ParametersOption, app, guarded, parameter_set
+from optimiser.cli.common import ParametersOption, PresetOption, app, guarded, parameter_set
 
 
 @app.command("export")
@@ -24,20 +24,25 @@ def export_command(
     glucose: Annotated[bool, typer.Option(
         "--glucose", help="export the model with the glucose-insulin states (sbml)")] = False,
     parameters: ParametersOption = None,
+    preset: PresetOption = None,
 ) -> None:
     """Write a schedule for another simulator (NONMEM/mrgsolve, SBML tools, PhysiCell)."""
     parameters = parameters or ctx.parent.params.get("parameters")
-    guarded(_run_export)(schedule, fmt, out, glucose, parameters)
+    preset = preset or ctx.parent.params.get("preset") or "persister"
+    guarded(_run_export)(schedule, fmt, out, glucose, parameters, preset)
 
 
-def _run_export(path: Path, fmt: str, out: Path, glucose: bool, parameters: Path | None) -> None:
-    from models.persister import persister_model
+def _run_export(path: Path, fmt: str, out: Path, glucose: bool, parameters: Path | None,
+                preset_name: str) -> None:
+    from models.registry import get_preset
     from models.schedule import Schedule
     from optimiser.export import default_name, export_schedule
 
     default_name(fmt)
+    preset = get_preset(preset_name)
     schedule = Schedule.read(path)
-    written = export_schedule(schedule, persister_model(glucose=glucose),
-                              parameter_set(parameters), fmt, out)
+    model = preset.model_with(("glucose",)) if glucose else preset.model
+    written = export_schedule(schedule, model, parameter_set(parameters, preset_name), fmt,
+                              out)
     for file in written:
         print(file)

@@ -9,7 +9,14 @@ from typing import Annotated
 
 import typer
 
-from optimiser.cli.common import JsonOption, OutOption, ParametersOption, app, guarded
+from optimiser.cli.common import (
+    JsonOption,
+    OutOption,
+    ParametersOption,
+    PresetOption,
+    app,
+    guarded,
+)
 from optimiser.cli.running import execute
 from optimiser.spec import RunSpec
 
@@ -17,13 +24,35 @@ from optimiser.spec import RunSpec
 @app.callback()
 def main(
     ctx: typer.Context,
-    budget: Annotated[str, typer.Option(
-        help="IGF-1R inhibitor budget: days on (10d, 240h, 1.5w, 10) or exposure "
-             "(auc:300uM*h)")] = "10d",
-    treatment_days: Annotated[float, typer.Option(
-        help="osimertinib is given on days [0, treatment-days); the inhibitor only then")] = 40.0,
-    horizon: Annotated[float, typer.Option(help="end of follow-up, days")] = 100.0,
-    grid: Annotated[float, typer.Option(help="control grid step, days")] = 1.0,
+    preset: PresetOption = None,
+    budget: Annotated[list[str] | None, typer.Option(
+        help="budget of every free drug: days on (10d, 240h, 1.5w, 10) or exposure "
+             "(auc:300uM*h); or DRUG=BUDGET, once per drug (default: the preset's, 10d)",
+        show_default=False)] = None,
+    free: Annotated[str | None, typer.Option(
+        help="drugs to optimise, separated by commas (default: the preset's, "
+             "igf1r_inhibitor); a drug the preset fixes is then free on its treatment days",
+        show_default=False)] = None,
+    objective: Annotated[str | None, typer.Option(
+        help="an output at the horizon (default: log10_total_cells), exposure[:DRUG] (least "
+             "drug; no budget on it unless given) or integral:OUTPUT", show_default=False)
+    ] = None,
+    max_final: Annotated[list[str] | None, typer.Option(
+        help="OUTPUT=VALUE: the output at the horizon at most VALUE, e.g. "
+             "log10_total_cells=2", show_default=False)] = None,
+    min_final: Annotated[list[str] | None, typer.Option(
+        help="OUTPUT=VALUE: the output at the horizon at least VALUE", show_default=False)
+    ] = None,
+    continuous: Annotated[bool, typer.Option(
+        "--continuous", help="report the relaxed optimum itself: any dose within the "
+                             "bounds on every interval, no rounding")] = False,
+    treatment_days: Annotated[float | None, typer.Option(
+        help="fixed drugs (osimertinib) are given on days [0, treatment-days); the free ones "
+             "only then (default: the preset's, 40)", show_default=False)] = None,
+    horizon: Annotated[float | None, typer.Option(
+        help="end of follow-up, days (default: the preset's, 100)", show_default=False)] = None,
+    grid: Annotated[float | None, typer.Option(
+        help="control grid step, days (default: the preset's, 1)", show_default=False)] = None,
     max_run: Annotated[str | None, typer.Option(
         help="longest run of consecutive IGF-1R inhibitor days, e.g. 5d")] = None,
     min_holiday: Annotated[str | None, typer.Option(
@@ -61,7 +90,7 @@ def main(
         help="seconds without a heartbeat after which a trial counts as crashed and is "
              "retried")] = 30,
     robust: Annotated[int | None, typer.Option(
-        help="optimise over N parameter sets drawn (with --seed) from the built-in ensemble "
+        help="optimise over N parameter sets drawn (with --seed) from the preset's ensemble "
              "around the parameter set, in one CasADi problem")] = None,
     robust_mode: Annotated[str, typer.Option(
         help="robust objective: mean (expected log10 residual) or worst (worst case)")
@@ -85,7 +114,9 @@ def main(
 
     def run() -> None:  # the spec's validation fails inside the guard, like every check
         spec = RunSpec.from_options(
-            budget=budget, treatment_days=treatment_days, horizon=horizon, grid=grid,
+            preset=preset or "persister", budget=budget, free=free, objective=objective,
+            max_final=max_final, min_final=min_final, continuous=continuous,
+            treatment_days=treatment_days, horizon=horizon, grid=grid,
             max_run=max_run, min_holiday=min_holiday, max_pulses=max_pulses,
             dose_levels=dose_levels, max_glucose=max_glucose, trials=trials, study=study,
             storage=storage, runs_dir=runs_dir, workers=workers, pareto=pareto,

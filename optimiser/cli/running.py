@@ -20,7 +20,7 @@ from optimiser.cli.common import (
 from optimiser.files import write_text_atomic
 from optimiser.nlp import SolverError
 from optimiser.search import masked
-from optimiser.spec import OutputSpec, Plan, RunSpec, prepare
+from optimiser.spec import Plan, RunSpec, prepare
 
 
 def execute(spec: RunSpec, save_spec: Path | None = None) -> None:
@@ -49,7 +49,8 @@ def _run_optimise(plan: Plan) -> None:
         with stderr.status("optimising") as status:
             result = optimise(problem, progress=lambda message: status.update(message),
                               command=command_line(), dose_levels=plan.dose_levels,
-                              search=plan.settings, seed=plan.spec.problem.seed)
+                              search=plan.settings, seed=plan.spec.problem.seed,
+                              integer=plan.dose_levels is not None)
     except SolverError as error:  # no schedule is reported; --json still gets an object
         if outputs.as_json:
             print(json.dumps({"status": "solver_failed", "solver": error.figures(),
@@ -57,7 +58,7 @@ def _run_optimise(plan: Plan) -> None:
         raise
     seconds = time.perf_counter() - started
     # The extras first: they are the likelier to fail, and then nothing else is written.
-    _write_extras(outputs, problem, result.schedule, result.check.trajectory)
+    _write_extras(plan, result.schedule, result.check.trajectory)
     if outputs.out is not None:
         write_outputs(outputs.out, result.schedule, result.check.trajectory)
     report = Report.from_result(result, problem, seconds)
@@ -65,9 +66,10 @@ def _run_optimise(plan: Plan) -> None:
         print(report.to_json())
     else:
         stdout.print(table(report))
-    if not report.igf1r_days:
-        stderr.print("warning: no IGF-1R inhibitor day fits the rules and limits; relax them "
-                     "(e.g. a higher --max-glucose, or lower --dose-levels)", markup=False)
+    for drug in report.free_drugs.values():
+        if not drug.days:
+            stderr.print(f"warning: no {drug.label} day fits the rules and limits; relax them "
+                         "(e.g. a higher --max-glucose, or lower --dose-levels)", markup=False)
     if result.study is not None and not result.study.complete:
         stderr.print(f"study incomplete: {result.study.completed} of {result.study.requested} "
                      f"trials (worker exit codes {result.study.worker_exit_codes}); run the same "
@@ -78,9 +80,9 @@ def _run_optimise(plan: Plan) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _write_extras(outputs: OutputSpec, problem, schedule, trajectory) -> None:
+def _write_extras(plan: Plan, schedule, trajectory) -> None:
     """The --export file(s) and the --plot figure of a reported schedule."""
-    from models.persister.outcome import DETECTION_LIMIT_CELLS
+    outputs, problem = plan.spec.outputs, plan.problem
     from optimiser.export import default_name, export_schedule
     from optimiser.plots import plot_schedule
 
@@ -91,9 +93,10 @@ def _write_extras(outputs: OutputSpec, problem, schedule, trajectory) -> None:
         stderr.print(f"exported {outputs.export}: " + ", ".join(map(str, written)),
                      markup=False, highlight=False)
     if outputs.plot is not None:
+        labels = " + ".join(problem.model.control(d).display_name for d in problem.free_names)
         plot_schedule(trajectory, schedule, outputs.plot,
-                      title="persister-opt: optimised IGF-1R inhibitor schedule",
-                      detection_limit=DETECTION_LIMIT_CELLS, metadata=schedule.provenance)
+                      title=f"persister-opt: optimised {labels} schedule",
+                      detection_limit=plan.preset.detection_limit, metadata=schedule.provenance)
         stderr.print(f"figure written to {outputs.plot}", markup=False, highlight=False)
 
 

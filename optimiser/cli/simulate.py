@@ -13,6 +13,7 @@ from optimiser.cli.common import (
     JsonOption,
     OutOption,
     ParametersOption,
+    PresetOption,
     app,
     guarded,
     parameter_set,
@@ -29,25 +30,30 @@ def simulate(
     parameters: ParametersOption = None,
     as_json: JsonOption = False,
     out: OutOption = None,
+    preset: PresetOption = None,
 ) -> None:
     """Simulate a schedule (e.g. one of the paper's arms) with the independent integrator."""
     parameters = parameters or ctx.parent.params.get("parameters")
-    guarded(_run_simulate)(schedule, parameters, as_json, out)
+    preset = preset or ctx.parent.params.get("preset") or "persister"
+    guarded(_run_simulate)(schedule, parameters, as_json, out, preset)
 
 
-def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path | None) -> None:
-    from models.persister import persister_model
-    from models.persister.outcome import DETECTION_LIMIT_CELLS, outcome
+def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path | None,
+                  preset_name: str) -> None:
+    from models.registry import get_preset
     from models.schedule import Schedule
     from optimiser.simulate import simulate as integrate
 
-    model = persister_model()
+    preset = get_preset(preset_name)
+    model = preset.model
     schedule = Schedule.read(path)
     schedule.fractions(model)  # validates drugs and doses before integrating
-    vector = model.parameter_vector(parameter_set(parameters))  # and the parameters
+    vector = model.parameter_vector(parameter_set(parameters, preset_name))  # and the set
     prepare_out(out)
     trajectory = integrate(model, vector, schedule)
-    summary = outcome(trajectory, schedule, DETECTION_LIMIT_CELLS)
+    summary = (preset.outcome(trajectory, schedule, preset.detection_limit)
+               if preset.outcome is not None else
+               {name: trajectory.final_output(name) for name in model.output_names})
     if out is not None:
         write_outputs(out, schedule, trajectory)
     if as_json:

@@ -1,4 +1,7 @@
-"""``optimise experiment NAMES...``: regenerate experiment tables and figures."""
+"""``optimise experiment NAMES...``: regenerate experiment tables and figures.
+
+The optimiser's CLI knows no experiment (they sit a layer above it): this command is a sub-app
+registered in the entry-point group ``persister_opt.cli`` (``register`` adds it to the app)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,6 @@ import typer
 from optimiser.cli.common import (
     ParametersOption,
     UserError,
-    app,
     command_line,
     guarded,
     parameter_set,
@@ -19,7 +21,10 @@ from optimiser.cli.common import (
 )
 
 
-@app.command("experiment")
+def register(app: typer.Typer) -> None:
+    app.command("experiment")(experiment_command)
+
+
 def experiment_command(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(

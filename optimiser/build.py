@@ -62,13 +62,19 @@ def problem_from_preset(preset: Preset, budget_days: float | None = None,
     if grid_steps(treatment_days, grid_step) is None:
         raise ProblemError(f"treatment of {treatment_days:g} d is not a whole number of grid steps "
                            f"of {grid_step:g} d; change --treatment-days or --grid")
-    limits = [TerminalLimit(output, upper=value) for output, value in (max_final or {}).items()]
-    limits += [TerminalLimit(output, lower=value) for output, value in (min_final or {}).items()]
+    upper, lower = dict(max_final or {}), dict(min_final or {})
+    limits = [TerminalLimit(output, upper=upper.get(output), lower=lower.get(output))
+              for output in dict.fromkeys([*upper, *lower])]
     if max_glucose is not None:
         limits.append(glucose_limit(max_glucose))
     model = preset.model_with(tuple(limit.output for limit in limits))
     for drug in free:
         model.control(drug)
+    stray = sorted(set(budgets or {}) - set(free))
+    if stray:
+        raise ProblemError(f"budget given for {stray}, which {'is' if len(stray) == 1 else 'are'}"
+                           f" not free (free: {list(free)}); free it with --free or drop the "
+                           "budget")
     parameters = parameters or preset.parameters
     n = round(horizon / grid_step)
     starts = np.arange(n) * grid_step

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from models.errors import InputError
 from optimiser.spec import (
     OutputSpec,
     ProblemSpec,
@@ -113,7 +114,7 @@ def test_build_problem_is_the_default_persister_problem():
 
 
 def test_an_unknown_preset_is_refused():
-    with pytest.raises(SpecError, match="problem preset 'other' is unknown"):
+    with pytest.raises(InputError, match=r"unknown preset 'other'; give one of \['persister'"):
         build_problem(ProblemSpec(preset="other"))
 
 

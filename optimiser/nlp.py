@@ -105,7 +105,8 @@ class CollocationSolver:
         self.n_free = t.n_free
         self.sign = sign(problem.objective)
         rows = {name: t.U[i, :] for i, name in enumerate(problem.model.control_names)}
-        usages = [c.usage(rows, problem.grid_step) for c in problem.relaxed_constraints]
+        usages = [c.usage(problem.relaxed_rows(c, rows), problem.grid_step)
+                  for c in problem.relaxed_constraints]
         limits = [ca.vertcat(*[limit_values(limit, v) for v in t.views])
                   for limit in problem.path_limits]
         outcomes = ca.vertcat(*[problem.objective.expression(v) for v in t.views])
@@ -283,7 +284,8 @@ class CollocationSolver:
         fixed_rows = {n: ca.DM(fixed[k]).T for k, n in enumerate(problem.fixed_names)}
         for constraint in problem.relaxed_constraints:
             rows = {n: ca.DM(guess[k]).T for k, n in enumerate(problem.free_names)}
-            used = float(ca.mmax(constraint.usage({**rows, **fixed_rows}, problem.grid_step)))
+            used = float(ca.mmax(constraint.usage(
+                problem.relaxed_rows(constraint, {**rows, **fixed_rows}), problem.grid_step)))
             read = [k for k, n in enumerate(problem.free_names) if n in constraint.drugs]
             if used > constraint.limit > 0:
                 guess[read] *= 0.99 * constraint.limit / used

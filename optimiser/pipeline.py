@@ -22,10 +22,12 @@ from optimiser.integer import (
     contiguous_blocks,
     linear_rules,
     max_on,
+    ranked_value,
     rule_excess,
     shift_search,
 )
 from optimiser.nlp import Solution
+from optimiser.objectives import sign
 from optimiser.problem import ControlProblem, ProblemError
 
 if TYPE_CHECKING:
@@ -35,6 +37,7 @@ Progress = Callable[[str], None]
 # Factors by which the relaxed optimum is scaled before rounding when a terminal limit binds.
 SCALED_SEEDS = (1.1, 1.25, 1.5, 2.0)
 SNAP = 1e-7  # of a control's range: a continuous dose this close to a bound is on it
+BOUND_TOLERANCE = 1e-6  # a schedule this far past the relaxed optimum is solver round-off
 
 
 @dataclass
@@ -111,8 +114,13 @@ def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
     def feasible(W: np.ndarray) -> bool:
         return excess(W) <= 1e-9
 
-    def evaluate(profiles: list[np.ndarray]) -> list[float]:
-        return solver.objectives_of(problem, profiles)
+    factor = sign(problem.objective)
+
+    def evaluate(profiles: list[np.ndarray]) -> list[tuple[float, float]]:
+        """(limit violation, signed objective): outside the limits the search first moves
+        towards them."""
+        return [(excess, factor * objective)
+                for objective, excess in solver.screen_many(problem, profiles)]
 
     relaxed_free = np.array([relaxed.free[name] for name in names])
     seeds = [combinatorial_rounding(relaxed_free, allowed, rules, levels)]
@@ -131,9 +139,9 @@ def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
     # A seed that breaks a rule or a limit (value +inf) is dropped; no drug at all keeps every
     # rule and, in the built-in model, every toxicity limit.
     kept = [k for k, W in enumerate(seeds) if feasible(W)]
-    values = zip(evaluate([seeds[k] for k in kept]), kept, strict=True)
-    finite = [(value, k) for value, k in values if np.isfinite(value)]
-    start = seeds[min(finite)[1]] if finite else np.zeros_like(relaxed_free)
+    ranked = [(*ranked_value(value), k)
+              for value, k in zip(evaluate([seeds[k] for k in kept]), kept, strict=True)]
+    start = seeds[min(ranked)[2]] if ranked else np.zeros_like(relaxed_free)
     best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
     return best, best_value, count + len(seeds), seeds
 
@@ -166,6 +174,12 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
         raise ProblemError("a continuous-dose schedule takes neither dose levels nor a "
                            "discrete search; leave out --dose-levels and --trials, or "
                            "--continuous")
+    if not integer:
+        counted = sorted({c.name for c in problem.constraints if c.counts_dosing_days})
+        if counted:
+            raise ProblemError(f"rules on dosing days ({', '.join(counted)}) count days, and "
+                               "continuous doses give some drug on almost every day; drop the "
+                               "rules or leave out --continuous (integer=False)")
     problem, levels = with_dose_levels(problem, dose_levels) if integer else (problem, ())
     say = progress or (lambda _message: None)
     timings: dict[str, float] = {}
@@ -200,6 +214,15 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     fixed = solver.solve_reliably(problem, "the scoring solve of the chosen schedule",
                                   initial_free=free, fix_free=free)
     timings["score_s"] = fixed.seconds
+    if sign(problem.objective) * (fixed.objective - relaxed.lower_bound) < -BOUND_TOLERANCE:
+        # The schedule beats the relaxed optimum: IPOPT found a local one (a non-convex
+        # problem). Started from the schedule, it finds one at least as good.
+        say("re-solving the relaxed problem from the schedule (the first was a local optimum)")
+        again = solver.solve_reliably(problem, "the relaxed re-solve from the schedule",
+                                      initial_free=free)
+        if sign(problem.objective) * (again.lower_bound - relaxed.lower_bound) < 0:
+            relaxed = again
+        timings["relaxed_s"] += again.seconds
     provenance = provenance_record(problem, command, seed)
     schedule = problem.schedule(dict(zip(problem.free_names, free, strict=True)), **provenance)
     say("re-simulating with scipy Radau (independent check)")

@@ -115,6 +115,15 @@ class ControlProblem:
                                    f"{np.shape(values)}")
         for constraint in (*self.constraints, *self.path_limits):
             constraint.validate(self.model)
+        for limit in self.path_limits:
+            window = getattr(limit, "window", None)
+            if window is not None and not (
+                    window[1] <= self.horizon + 1e-9
+                    and all(grid_steps(edge, self.grid_step) is not None for edge in window)):
+                raise ProblemError(f"{limit.name}: window {window[0]:g}-{window[1]:g} d must "
+                                   f"lie within the horizon ({self.horizon:g} d) with both "
+                                   f"ends on the grid (every {self.grid_step:g} d); move its "
+                                   "ends onto grid days")
         if self.scenario_mode not in SCENARIO_MODES:
             raise ProblemError(f"scenario mode {self.scenario_mode!r} is not one of "
                                f"{list(SCENARIO_MODES)}; give mean or worst")
@@ -173,10 +182,20 @@ class ControlProblem:
         """The linear constraints the NLP carries on the dose fractions: all of them when every
         dose is on/off (the fractions then relax the dosing days), otherwise only those that
         still relax the rule (``monotone``); the rounding and the checker apply the others."""
-        on_off = all(set(c.levels) <= {1.0} for c in self.constraints
-                     if isinstance(c, DoseLevels))
+        on_off = all(set(c.levels) <= {self.model.control(c.drug).upper}
+                     for c in self.constraints if isinstance(c, DoseLevels))
         return [c for c in self.linear_constraints
                 if on_off or c.monotone or not c.counts_dosing_days]
+
+    def relaxed_rows(self, constraint: Constraint, rows: Mapping) -> Mapping:
+        """The rows the NLP gives a constraint: dose fractions, divided by their upper bound
+        for a rule on dosing days (``u / upper`` is at most the day's on/off indicator, so
+        the rule on it relaxes the rule on days also for doses above the reference)."""
+        if not constraint.counts_dosing_days:
+            return rows
+        uppers = {c.name: c.upper for c in self.model.controls}
+        return {name: row if uppers[name] == 1 else row / uppers[name]
+                for name, row in rows.items()}
 
     @property
     def free_names(self) -> list[str]:

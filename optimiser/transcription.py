@@ -161,6 +161,10 @@ def limit_values(limit: OutputLimit | TerminalLimit, view: View):
     if isinstance(limit, TerminalLimit):
         return view.output_at_end(limit.output)
     columns = np.flatnonzero(view.grid.window_points(limit.window))
+    if not columns.size:
+        raise ProblemError(f"{limit.name}: no collocation point of the NLP lies in its window "
+                           f"{limit.window[0]:g}-{limit.window[1]:g} d (the drug-free tail takes "
+                           f"{view.grid.steps[-1]:g}-day steps); widen the window")
     return ca.vec(view.output_at_points(limit.output)[:, columns.tolist()])
 
 

@@ -49,7 +49,7 @@ def _neighbours(best: np.ndarray, allowed: np.ndarray, levels: tuple[float, ...]
     return candidates
 
 
-def shift_search(evaluate: Callable[[list[np.ndarray]], list[float]], start: np.ndarray,
+def shift_search(evaluate: Callable[[list[np.ndarray]], list], start: np.ndarray,
                  allowed: np.ndarray, feasible: Callable[[np.ndarray], bool],
                  levels: tuple[float, ...] = (1.0,), max_shift: int = 3,
                  max_passes: int = 50) -> tuple[np.ndarray, float, int]:
@@ -57,18 +57,20 @@ def shift_search(evaluate: Callable[[list[np.ndarray]], list[float]], start: np.
     ``_neighbours`` are the moves; adding lets a search that started short of the budget, e.g.
     from no drug, fill it, removing lets it spend less where less is better. ``evaluate``
     scores a batch of profiles in the shape of ``start`` (one call per pass, so it can
-    simulate them in one go).
+    simulate them in one go): a value to minimise, or (violation, value) where a limit may be
+    broken: a search that starts outside the limits first reduces the violation.
 
-    Returns the best profile, its value and the number of evaluations."""
+    Returns the best profile, its value (inf if it still breaks a limit) and the number of
+    evaluations."""
     shape = np.shape(start)
     allowed = np.atleast_2d(allowed)
-    cache: dict[bytes, float] = {}
+    cache: dict[bytes, tuple[float, float]] = {}
 
-    def values(profiles: list[np.ndarray]) -> list[float]:
+    def values(profiles: list[np.ndarray]) -> list[tuple[float, float]]:
         keys = [np.round(w, 9).tobytes() for w in profiles]
         new = {key: w.reshape(shape) for key, w in zip(keys, profiles, strict=True)
                if key not in cache}
-        cache.update(zip(new, evaluate(list(new.values())), strict=True))
+        cache.update(zip(new, map(ranked_value, evaluate(list(new.values()))), strict=True))
         return [cache[key] for key in keys]
 
     best = np.atleast_2d(start).copy()
@@ -76,9 +78,27 @@ def shift_search(evaluate: Callable[[list[np.ndarray]], list[float]], start: np.
     for _ in range(max_passes):
         candidates = [w for w in _neighbours(best, allowed, levels, max_shift)
                       if feasible(w.reshape(shape))]
-        scored = [(value, k) for k, value in enumerate(values(candidates))]
-        if not scored or min(scored)[0] >= best_value - 1e-12:
+        scored = [(*value, k) for k, value in enumerate(values(candidates))]
+        if not scored or not _better(min(scored)[:2], best_value):
             break
-        best_value, k = min(scored)
+        *best_value, k = min(scored)
         best = candidates[k]
-    return best.reshape(shape), best_value, len(cache)
+    value = best_value[1] if best_value[0] <= 0 else np.inf
+    return best.reshape(shape), value, len(cache)
+
+
+def ranked_value(value) -> tuple[float, float]:
+    """(violation, value) of an evaluation, for comparing: a plain value breaks nothing; +inf
+    breaks something unknown."""
+    if isinstance(value, tuple):
+        violation, objective = value
+        return (max(0.0, violation), objective) if violation > 0 else (0.0, objective)
+    return (np.inf, np.inf) if value == np.inf else (0.0, value)
+
+
+def _better(candidate: tuple[float, float], best) -> bool:
+    """Less violation, or as little and a lower value by more than round-off."""
+    candidate, best = tuple(candidate), tuple(best)
+    if candidate[0] < best[0]:
+        return True
+    return candidate[0] == best[0] and candidate[1] < best[1] - 1e-12

@@ -19,33 +19,39 @@ def contiguous_blocks(allowed: np.ndarray, length: int) -> list[np.ndarray]:
 
 
 def _neighbours(best: np.ndarray, allowed: np.ndarray, levels: tuple[float, ...],
-                max_shift: int) -> list[np.ndarray]:
+                max_shift: int, wider: bool) -> list[np.ndarray]:
     """Profiles (drugs x intervals) one move from ``best``: a dose moved by up to
-    ``max_shift`` intervals, to another drug on the same interval, to another level, or
-    removed; or a dose added where none is."""
+    ``max_shift`` intervals or to another level, or a dose added where none is; ``wider``
+    moves instead: a dose removed, or moved to another drug on the same interval."""
     drugs, n = best.shape
     candidates = []
     for d, i in zip(*np.nonzero(best), strict=True):
+        if wider:
+            w = best.copy()
+            w[d, i] = 0.0
+            candidates.append(w)
+            for e in range(drugs):
+                if e != d and allowed[e, i] and not best[e, i]:
+                    w = best.copy()
+                    w[d, i], w[e, i] = 0.0, best[d, i]
+                    candidates.append(w)
+            continue
         for j in range(max(0, i - max_shift), min(n, i + max_shift + 1)):
             if allowed[d, j] and not best[d, j]:
                 w = best.copy()
                 w[d, i], w[d, j] = 0.0, best[d, i]
                 candidates.append(w)
-        for e in range(drugs):
-            if e != d and allowed[e, i] and not best[e, i]:
-                w = best.copy()
-                w[d, i], w[e, i] = 0.0, best[d, i]
-                candidates.append(w)
-        for level in (*levels, 0.0):
+        for level in levels:
             if level != best[d, i]:
                 w = best.copy()
                 w[d, i] = level
                 candidates.append(w)
-    for d, j in zip(*np.nonzero(allowed & (best == 0)), strict=True):
-        for level in levels:
-            w = best.copy()
-            w[d, j] = level
-            candidates.append(w)
+    if not wider:
+        for d, j in zip(*np.nonzero(allowed & (best == 0)), strict=True):
+            for level in levels:
+                w = best.copy()
+                w[d, j] = level
+                candidates.append(w)
     return candidates
 
 
@@ -55,7 +61,9 @@ def shift_search(evaluate: Callable[[list[np.ndarray]], list], start: np.ndarray
                  max_passes: int = 50) -> tuple[np.ndarray, float, int]:
     """Best-improvement search among feasible profiles (one per free drug, or one profile):
     ``_neighbours`` are the moves; adding lets a search that started short of the budget, e.g.
-    from no drug, fill it, removing lets it spend less where less is better. ``evaluate``
+    from no drug, fill it. Only where none of those helps are the wider moves tried (removing
+    a dose, where less is better, or giving it as another drug): they cost a pass's worth of
+    simulations each time, which on the default problem is needed once, at the end. ``evaluate``
     scores a batch of profiles in the shape of ``start`` (one call per pass, so it can
     simulate them in one go): a value to minimise, or (violation, value) where a limit may be
     broken: a search that starts outside the limits first reduces the violation.
@@ -75,14 +83,19 @@ def shift_search(evaluate: Callable[[list[np.ndarray]], list], start: np.ndarray
 
     best = np.atleast_2d(start).copy()
     best_value = values([best])[0]
-    for _ in range(max_passes):
-        candidates = [w for w in _neighbours(best, allowed, levels, max_shift)
+    passes, wider = 0, False
+    while passes < max_passes:
+        candidates = [w for w in _neighbours(best, allowed, levels, max_shift, wider)
                       if feasible(w.reshape(shape))]
         scored = [(*value, k) for k, value in enumerate(values(candidates))]
         if not scored or not _better(min(scored)[:2], best_value):
-            break
+            if wider:
+                break
+            wider = True  # no shift, level change or addition helps: try the wider moves
+            continue
         *best_value, k = min(scored)
         best = candidates[k]
+        passes, wider = passes + 1, False
     value = best_value[1] if best_value[0] <= 0 else np.inf
     return best.reshape(shape), value, len(cache)
 

@@ -4,6 +4,8 @@ glucose) and at the horizon (terminal limits, e.g. the residual tumour).
 Unlike the dose rules these depend on the states. The optimiser imposes ``output <= limit`` at
 every collocation point of the CasADi problem and screens integer candidates with the same output
 on its simulated states; the checker takes the largest value on the independent re-simulation.
+A terminal limit may also bound a lineage output (``cure_probability``, ...), which comes from
+the extinction equations of a model with populations (``models.branching``).
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from constraints.base import ConstraintReport
+from models.branching import LINEAGE_OUTPUTS, require_populations
 from models.errors import InputError
 from models.model import Model, ModelError
 from models.parameters import ParameterError, convert
@@ -91,6 +94,10 @@ class OutputLimit:
             return np.ones(np.shape(times), dtype=bool)
         return (times >= self.window[0] - 1e-9) & (times <= self.window[1] + 1e-9)
 
+    def values_on(self, trajectory) -> np.ndarray:
+        """The output at the samples of an independent trajectory inside the window."""
+        return trajectory.output(self.output)[self.sampled(trajectory.times)]
+
     def excess(self, values: np.ndarray) -> float:
         """How far the largest sampled value lies beyond the limit and its slack, relative to
         the limit (<= 0: kept; +inf for a non-finite value)."""
@@ -143,7 +150,10 @@ class TerminalLimit:
         return self.upper if self.upper is not None else self.lower
 
     def validate(self, model: Model) -> None:
-        _require_output(self.name, self.output, model)
+        if self.output in LINEAGE_OUTPUTS:
+            require_populations(model, f"{self.name}")
+        else:
+            _require_output(self.name, self.output, model)
 
     def require_kept_at_start(self, model: Model, parameter_vector: np.ndarray) -> None:
         """A terminal limit says nothing about the start."""
@@ -153,11 +163,10 @@ class TerminalLimit:
         return (-math.inf if self.lower is None else self.lower,
                 math.inf if self.upper is None else self.upper)
 
-    def sampled(self, times: np.ndarray) -> np.ndarray:
-        """Only the last sample (the horizon) counts."""
-        mask = np.zeros(np.shape(times), dtype=bool)
-        mask[-1] = True
-        return mask
+    def values_on(self, trajectory) -> np.ndarray:
+        """The final value on an independent trajectory (a lineage output from its backward
+        extinction equations)."""
+        return np.array([trajectory.final_output(self.output)])
 
     def excess(self, values: np.ndarray) -> float:
         """By how much (output units, beyond the tolerance) the worst of the final values (one
@@ -181,8 +190,10 @@ class TerminalLimit:
 
 def _require_output(name: str, output: str, model: Model) -> None:
     if output not in model.output_names:
+        lineage = f" and, at the horizon, {sorted(LINEAGE_OUTPUTS)}" if (
+            model.population_names) else ""
         raise ModelError(f"{name}: model {model.name!r} has no output {output!r}; "
-                         f"it has {model.output_names}")
+                         f"it has {model.output_names}{lineage}")
 
 
 def max_glucose(limit_mg_dl: float) -> OutputLimit:

@@ -2,7 +2,8 @@
 
 An ensemble file states, per parameter, a log-normal spread (geometric standard deviation) around
 the value of a base parameter set and the reason for it; draws are truncated to the range the
-base set documents (``lower``/``upper``), so no draw leaves what the sources allow. Values are
+base set documents (``lower``/``upper``), so no draw leaves what the sources allow; a spread with
+``uniform = true`` draws uniformly over that range instead (for a value that may be 0). Values are
 multiplied, so the spread applies whatever unit the base set uses. Draws are reproducible from a
 seed, which is what the robustness experiment and ``optimise --robust N`` rely on.
 """
@@ -24,7 +25,7 @@ _MAX_REDRAWS = 1000
 @dataclass(frozen=True)
 class Spread:
     name: str
-    gsd: float  # geometric standard deviation (> 1)
+    gsd: float | None  # geometric standard deviation (> 1); None: uniform over the range
     reason: str
 
 
@@ -45,14 +46,18 @@ class Ensemble:
         spreads = {}
         for name, entry in raw.items():
             gsd = entry.get("gsd") if isinstance(entry, Mapping) else None
-            if (isinstance(gsd, bool) or not isinstance(gsd, (int, float))
-                    or not (math.isfinite(gsd) and gsd > 1)):
+            uniform = isinstance(entry, Mapping) and entry.get("uniform") is True
+            if uniform and gsd is not None:
+                raise ParameterError(f"{path}: spread of {name!r} gives both gsd and uniform; "
+                                     "keep one")
+            if not uniform and (isinstance(gsd, bool) or not isinstance(gsd, (int, float))
+                                or not (math.isfinite(gsd) and gsd > 1)):
                 raise ParameterError(f"{path}: spread of {name!r} needs gsd, a number above 1 "
-                                     f"(got {gsd!r}); give e.g. gsd = 1.5")
+                                     f"(got {gsd!r}), or uniform = true; give e.g. gsd = 1.5")
             if not str(entry.get("reason", "")).strip():
                 raise ParameterError(f"{path}: spread of {name!r} needs a reason; add "
                                      "reason = '...' saying why it is this uncertain")
-            spreads[name] = Spread(name, float(gsd), str(entry["reason"]))
+            spreads[name] = Spread(name, None if uniform else float(gsd), str(entry["reason"]))
         meta = data.get("meta", {})
         return cls(str(meta.get("name", path.stem)), spreads, str(meta.get("description", "")))
 
@@ -72,6 +77,13 @@ class Ensemble:
             value = base.values[name]
             lower = value.lower if value.lower is not None else 0.0
             upper = value.upper if value.upper is not None else math.inf
+            if self.spreads[name].gsd is None:
+                if not (math.isfinite(upper) and lower < upper):
+                    raise ParameterError(f"parameter {name!r} is spread uniformly, so it needs a "
+                                         f"finite range; got [{lower:g}, {upper:g}]")
+                for draw in draws:
+                    draw[name] = float(rng.uniform(lower, upper))
+                continue
             if not (value.value > 0 and lower <= value.value <= upper):
                 raise ParameterError(f"parameter {name!r} = {value.value:g} must be positive and "
                                      f"within its range [{lower:g}, {upper:g}] to be spread; "

@@ -13,3 +13,8 @@ class InputError(ValueError):
 
 class NumericalError(RuntimeError):
     """A numerical method failed; the message carries its reason."""
+
+
+class UnreachableError(NumericalError):
+    """A well-posed question whose answer is "impossible" (a target no dosing reaches); the
+    message gives the best reachable value. The CLI exits 1 with it as it is."""

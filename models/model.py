@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from functools import cached_property
 from types import SimpleNamespace
+from typing import Any
 
 import casadi as ca
 import numpy as np
@@ -25,6 +26,22 @@ from models.parameters import ParameterSet
 
 Expressions = Mapping[str, ca.SX]
 RightHandSide = Callable[[SimpleNamespace, SimpleNamespace, SimpleNamespace], Expressions]
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Per-capita rates (per time unit) of one cell population of a multitype branching
+    process: each cell divides at ``birth``, dies at ``death`` and turns into a cell of
+    population j at ``transitions[j]``; CasADi expressions of the states, controls and
+    parameters (evaluated along the mean path)."""
+
+    birth: Any
+    death: Any
+    transitions: Mapping[str, Any] = field(default_factory=dict)
+
+
+PopulationRates = Callable[[SimpleNamespace, SimpleNamespace, SimpleNamespace],
+                           Mapping[str, Rates]]
 
 
 class ModelError(InputError):
@@ -79,6 +96,12 @@ class Model:
 
     ``rhs``, ``initial`` and ``outputs`` receive namespaces of CasADi symbols (``x.S``, ``u.osi``,
     ``p.r_S``) and return ``{name: expression}``; outputs receive ``(x, p)``.
+
+    ``populations`` (optional) declares states as the cell populations of a multitype branching
+    process: ``populations(x, u, p)`` gives their ``Rates``, and their equations are derived
+    from it, dn_i/dt = (b_i - d_i - sum_j k_ij) n_i + sum_j k_ji n_j, so the mean dynamics and
+    the stochastic process (``models.branching``) cannot disagree. ``rhs`` then gives the other
+    states only.
     """
 
     name: str
@@ -90,6 +113,7 @@ class Model:
     outputs: Callable[[SimpleNamespace, SimpleNamespace], Expressions]
     time_unit: str = "day"
     description: str = ""
+    populations: PopulationRates | None = None
 
     def __post_init__(self) -> None:
         for kind, items in (("state", self.states), ("control", self.controls),
@@ -138,6 +162,11 @@ class Model:
                          f"{self.control_names}")
 
     @property
+    def population_names(self) -> list[str]:
+        """The states declared as branching-process populations (in state order)."""
+        return list(self._symbols["rates"])
+
+    @property
     def n_states(self) -> int:
         return len(self.states)
 
@@ -162,7 +191,10 @@ class Model:
         u_ns = SimpleNamespace(**{c.name: u[i] for i, c in enumerate(self.controls)})
         p_ns = SimpleNamespace(**{q.name: p[i] for i, q in enumerate(self.parameters)})
 
-        derivatives = self._complete("rhs", self.rhs(x_ns, u_ns, p_ns), self.state_names)
+        rates = self._rates(x_ns, u_ns, p_ns)
+        others = [n for n in self.state_names if n not in rates]
+        derivatives = {**self._complete("rhs", self.rhs(x_ns, u_ns, p_ns), others),
+                       **_population_derivatives(rates, x_ns)}
         initial = self._complete("initial", self.initial(p_ns), self.state_names)
         outputs = dict(self.outputs(x_ns, p_ns))
         if not outputs:
@@ -172,7 +204,29 @@ class Model:
                for i, s in enumerate(self.states)]
         x0i = [ca.log(initial[s.name]) if s.log else initial[s.name] for s in self.states]
         return {"xi": xi, "u": u, "p": p, "dxi": ca.vertcat(*dxi), "x0i": ca.vertcat(*x0i),
-                "natural": ca.vertcat(*natural), "outputs": outputs}
+                "natural": ca.vertcat(*natural), "outputs": outputs, "rates": rates}
+
+    def _rates(self, x_ns, u_ns, p_ns) -> dict[str, Rates]:
+        """The declared populations' rates, in state order, checked."""
+        if self.populations is None:
+            return {}
+        declared = dict(self.populations(x_ns, u_ns, p_ns))
+        if not declared:
+            raise ModelError(f"model {self.name!r}: populations declares none; give Rates for "
+                             "at least one state or leave populations out")
+        unknown = [n for n in declared if n not in self.state_names]
+        if unknown:
+            raise ModelError(f"model {self.name!r}: populations {unknown} are not states; "
+                             f"declare them among the states ({self.state_names})")
+        for name, rates in declared.items():
+            if not isinstance(rates, Rates):
+                raise ModelError(f"model {self.name!r}: population {name!r} must give Rates("
+                                 "birth, death, transitions)")
+            strays = [j for j in rates.transitions if j not in declared or j == name]
+            if strays:
+                raise ModelError(f"model {self.name!r}: population {name!r} has transitions to "
+                                 f"{strays}, which are not other populations")
+        return {n: declared[n] for n in self.state_names if n in declared}
 
     def _complete(self, what: str, exprs: Expressions, names: list[str]) -> dict:
         exprs = dict(exprs)
@@ -184,6 +238,25 @@ class Model:
         return exprs
 
     # -- compiled functions (internal coordinates: ln x for log states) --------------------------
+    @cached_property
+    def population_rates(self) -> ca.Function:
+        """``(x, u, p) -> (birth, death, transitions)`` of the populations: two column vectors
+        and the matrix k[i, j] of transitions from i to j (zero diagonal)."""
+        s = self._symbols
+        rates = s["rates"]
+        if not rates:
+            raise ModelError(f"model {self.name!r} declares no populations; the cure probability "
+                             "needs birth, death and transition rates (Model(populations=...))")
+        names = list(rates)
+        transitions = ca.SX.zeros(len(names), len(names))
+        for i, name in enumerate(names):
+            for target, rate in rates[name].transitions.items():
+                transitions[i, names.index(target)] = rate
+        return ca.Function("population_rates", [s["xi"], s["u"], s["p"]],
+                           [ca.vertcat(*[r.birth for r in rates.values()]),
+                            ca.vertcat(*[r.death for r in rates.values()]), transitions],
+                           ["x", "u", "p"], ["birth", "death", "transitions"])
+
     @cached_property
     def f_internal(self) -> ca.Function:
         s = self._symbols
@@ -227,3 +300,15 @@ class Model:
     def parameter_vector(self, parameter_set: ParameterSet) -> np.ndarray:
         """Values in the units the model declares (converted with pint), in declaration order."""
         return parameter_set.vector(self.parameters)
+
+
+def _population_derivatives(rates: Mapping[str, Rates], x: SimpleNamespace) -> dict:
+    """dn_i/dt = (b_i - d_i - sum_j k_ij) n_i + sum_j k_ji n_j."""
+    derivatives = {}
+    for name, own in rates.items():
+        leaving = sum(own.transitions.values(), ca.SX(0))
+        arriving = sum((other.transitions[name] * getattr(x, source)
+                        for source, other in rates.items() if name in other.transitions),
+                       ca.SX(0))
+        derivatives[name] = (own.birth - own.death - leaving) * getattr(x, name) + arriving
+    return derivatives

@@ -16,6 +16,7 @@ from importlib.metadata import entry_points
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from models.branching import LINEAGE_OUTPUTS
 from models.ensemble import Ensemble
 from models.errors import InputError
 from models.model import Model
@@ -58,15 +59,18 @@ class Preset:
         return self.build_model()
 
     def model_with(self, outputs: tuple[str, ...] = ()) -> Model:
-        """The model, or the variant that has every output in ``outputs``."""
-        missing = [o for o in outputs if o not in self.model.output_names]
+        """The model, or the variant that has every output in ``outputs`` (lineage outputs
+        come with any model that declares populations)."""
+        lineage = LINEAGE_OUTPUTS if self.model.population_names else {}
+        missing = [o for o in outputs if o not in self.model.output_names and o not in lineage]
         if not missing:
             return self.model
         arguments: dict[str, Any] = {}
         for output in missing:
             if output not in self.variants:
                 raise PresetError(f"preset {self.name!r} has no output {output!r}; its outputs "
-                                  f"are {self.model.output_names + sorted(self.variants)}")
+                                  f"are {self.model.output_names + sorted(self.variants)}"
+                                  + (f" and {sorted(lineage)}" if lineage else ""))
             arguments.update(self.variants[output])
         return self.build_model(**arguments)
 

@@ -64,8 +64,7 @@ def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_object
     resimulated = problem.combine(values)
     difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]
-    reports += [limit.report(np.concatenate([t.output(limit.output)[limit.sampled(t.times)]
-                                             for t in scenarios]))
+    reports += [limit.report(np.concatenate([limit.values_on(t) for t in scenarios]))
                 for limit in problem.path_limits]
     problems = [f"constraint violated: {r.describe()}" for r in reports if not r.passed]
     if not (math.isfinite(resimulated) and difference <= tolerance):

@@ -82,7 +82,9 @@ class Solution:
     # lower bound for objectives to minimise, an upper bound for those to maximise
     lower_bound: float
     free: dict[str, np.ndarray]
-    states: np.ndarray  # internal coordinates at the NLP nodes, (n_states, (K + 1) * scenarios)
+    # internal coordinates at the NLP nodes, (n_states, (K + 1) * scenarios), then the
+    # extinction states where the problem has them
+    states: np.ndarray
     status: str
     success: bool
     iterations: int
@@ -262,8 +264,8 @@ class CollocationSolver:
         free = np.zeros((self.n_free, self.N))
         free[:, :H] = primal[nX + nW:nX + nW + nU].reshape(self.n_free, H, order="F")
         free = np.clip(free, lower, upper)
-        states = primal[:nX].reshape(self.transcription.nx, -1, order="F")
-        points = primal[nX:nX + nW].reshape(self.transcription.nx, -1, order="F")
+        states = primal[:nX].reshape(self.transcription.nz, -1, order="F")
+        points = primal[nX:nX + nW].reshape(self.transcription.nz, -1, order="F")
         views = self.screening.views(problem, free, states, points)
         return Solution(
             objective=problem.combine(self.screening.scenario_objectives(problem, views)),

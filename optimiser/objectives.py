@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Protocol, runtime_checkable
 import casadi as ca
 import numpy as np
 
+from models.branching import require_populations
 from models.errors import InputError
 from models.schedule import Schedule
 
@@ -160,6 +161,40 @@ class Exposure:
         fractions = schedule.fractions(model)[model.control_names.index(self.drug)]
         return float(fractions.sum() * schedule.grid_step * model.control(self.drug)
                      .reference_dose)
+
+
+@dataclass(frozen=True)
+class Cure:
+    """Maximise P(cure), the chance that no cell of any population is left at the horizon
+    under the branching process (``models.branching``): numerically, minimise log10 of the
+    expected number of surviving lineages, whose extinction states are part of the same
+    collocation problem. P(cure) = exp(-10**value)."""
+
+    sense: str = "min"
+    lineages = True
+
+    @property
+    def name(self) -> str:
+        return "log10_expected_lineages"
+
+    def unit(self, model) -> str:
+        return ""
+
+    @property
+    def structure(self) -> tuple:
+        return ("Cure",)
+
+    def validate(self, problem: ControlProblem) -> None:
+        if self.sense != "min":
+            raise ObjectiveError("Cure is minimised (log10 of the expected surviving lineages); "
+                                 "give Cure() without a sense")
+        require_populations(problem.model, "the Cure objective")
+
+    def expression(self, view: View):
+        return view.log_lineages() / np.log(10)
+
+    def checked(self, trajectory: Trajectory, schedule: Schedule) -> float:
+        return trajectory.final_output(self.name)
 
 
 def _sense(sense: str) -> None:

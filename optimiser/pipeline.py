@@ -12,8 +12,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from constraints.budget import AmountBudget, AucBudget, DaysOnBudget
 from constraints.path import TerminalLimit
 from constraints.rules import DoseLevels
+from models.errors import UnreachableError
 from models.schedule import Schedule
 from optimiser.cache import solver_for
 from optimiser.check import CheckReport, check_schedule
@@ -27,8 +29,10 @@ from optimiser.integer import (
     shift_search,
 )
 from optimiser.nlp import Solution
-from optimiser.objectives import sign
+from optimiser.objectives import Cure, sign
 from optimiser.problem import ControlProblem, ProblemError
+
+BUDGETS = (AmountBudget, AucBudget, DaysOnBudget)
 
 if TYPE_CHECKING:
     from optimiser.search import SearchSettings, StudyOutcome
@@ -160,6 +164,27 @@ def continuous_profile(problem: ControlProblem, relaxed: Solution) -> np.ndarray
     return profile
 
 
+def _require_reachable_cure(problem: ControlProblem, say: Callable[[str], None]) -> None:
+    """A lower limit on P(cure) above what any dosing reaches (the relaxed maximum with the
+    rules but no budget) is refused with that maximum, before the problem itself is solved
+    (IPOPT takes long to prove infeasibility, and may not)."""
+    targets = [limit.lower for limit in problem.path_limits
+               if isinstance(limit, TerminalLimit) and limit.output == "cure_probability"
+               and limit.lower is not None]
+    if not targets:
+        return
+    say("solving for the most reachable P(cure)")
+    unbudgeted = replace(problem, objective=Cure(), path_limits=(), constraints=[
+        c for c in problem.constraints if not isinstance(c, BUDGETS)])
+    best = solver_for(unbudgeted).solve_reliably(unbudgeted, "the most reachable P(cure)")
+    reachable = math.exp(-10 ** best.lower_bound)
+    if max(targets) > reachable:
+        raise UnreachableError(
+            f"P(cure) >= {max(targets):g} cannot be reached: with any dose on every day the "
+            f"rules allow and no budget, the relaxed maximum is {reachable:.6f}; ask for at "
+            "most that")
+
+
 def optimise(problem: ControlProblem, progress: Progress | None = None,
              command: str = "", dose_levels: tuple[float, ...] | None = None,
              search: SearchSettings | None = None, seed: int = 0,
@@ -187,6 +212,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     say("building the CasADi collocation solver")
     solver = solver_for(problem)
     timings["build_s"] = solver.build_seconds
+    _require_reachable_cure(problem, say)
     say("solving the relaxed problem (bound)")
     relaxed = solver.solve_reliably(problem, "the relaxed solve (lower bound)")
     timings["relaxed_s"] = relaxed.seconds

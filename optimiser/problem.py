@@ -15,6 +15,7 @@ import numpy as np
 from constraints.base import Constraint
 from constraints.path import OutputLimit, TerminalLimit
 from constraints.rules import DoseLevels
+from models.branching import LINEAGE_OUTPUTS
 from models.ensemble import Ensemble
 from models.errors import InputError
 from models.model import Model
@@ -167,6 +168,13 @@ class ControlProblem:
             return digests[0]
         text = self.scenario_mode + "".join(digests)
         return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+    @property
+    def lineages(self) -> bool:
+        """Whether the transcription carries the extinction states (``models.branching``): for
+        the ``Cure`` objective or a terminal limit on a lineage output."""
+        return bool(getattr(self.objective, "lineages", False)) or any(
+            limit.output in LINEAGE_OUTPUTS for limit in self.path_limits)
 
     @property
     def n_intervals(self) -> int:

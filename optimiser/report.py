@@ -43,12 +43,16 @@ class _Part(BaseModel):
 
     model_config = ConfigDict(extra="forbid", **_CONFIG)
     optional: ClassVar[tuple[str, ...]] = ()
+    # Optional keys whose null means something ("not before the horizon"): left out only when
+    # never given.
+    nullable: ClassVar[tuple[str, ...]] = ()
 
     @model_serializer(mode="wrap")
     def _without_unset_optionals(self, handler) -> dict[str, Any]:
         data = handler(self)
         for key in self.optional:
-            if data.get(key) is None:
+            if data.get(key) is None and not (key in self.nullable
+                                              and key in self.model_fields_set):
                 data.pop(key, None)
         return data
 
@@ -119,9 +123,20 @@ class ConstraintFigures(_CorePart):
     passed: bool
 
 
+class NoRegrowthCurve(_CorePart):
+    """By each day of follow-up: P(no detectable tumour) and P(no cell left)."""
+
+    days: list[float]
+    no_regrowth_probability: list[float]
+    cure_probability: list[float]
+
+
 class Check(_CorePart):
     optional = ("scenario_objectives", "initial_cells", "minimum_cells", "day_of_minimum",
-                "final_cells", "log10_final_cells", "eradicated", "cure_probability")
+                "final_cells", "log10_final_cells", "eradicated", "cure_probability",
+                "failure_probability", "expected_surviving_lineages", "failure_sources",
+                "time_to_regrowth", "no_regrowth_curve")
+    nullable = ("time_to_regrowth",)
     passed: bool
     integrator: str
     predicted_objective: float
@@ -138,7 +153,18 @@ class Check(_CorePart):
     final_cells: float | None = None
     log10_final_cells: float | None = None
     eradicated: bool | None = None
-    cure_probability: float | None = None
+    cure_probability: float | None = Field(None, description=(
+        "P(no cell left at the horizon) under the branching process, exp(-expected surviving "
+        "lineages)"))
+    failure_probability: float | None = Field(None, description="1 - cure_probability, "
+                                                                "computed without cancellation")
+    expected_surviving_lineages: float | None = None
+    failure_sources: dict[str, float] | None = Field(None, description=(
+        "share of the surviving lineages by the population that founded them"))
+    time_to_regrowth: float | None = Field(None, description=(
+        "first day after treatment the mean tumour reaches the detection limit; null: not "
+        "before the horizon"))
+    no_regrowth_curve: NoRegrowthCurve | None = None
 
 
 class Solver(_CorePart):
@@ -310,7 +336,14 @@ def table(report: Report) -> Table:
     if check.minimum_cells is not None:
         view.add_row("minimum cells / day", f"{check.minimum_cells:.3g} on day "
                                             f"{check.day_of_minimum:g}")
-        view.add_row("cure probability exp(-N)", f"{check.cure_probability:.3g}")
+    if check.cure_probability is not None:
+        sources = ", ".join(f"{name} {share:.0%}" for name, share in
+                            (check.failure_sources or {}).items())
+        view.add_row("cure probability", f"{check.cure_probability:.4f} (failure "
+                     f"{check.failure_probability:.2e}: {sources})")
+        regrowth = check.time_to_regrowth
+        view.add_row("regrowth (mean tumour)", "not before the horizon" if regrowth is None
+                     else f"day {regrowth:g}")
     if report.study is not None:
         study = report.study
         view.add_row("discrete search", f"study {study.study} in {study.storage}: "

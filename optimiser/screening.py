@@ -34,6 +34,61 @@ class Screening:
         states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
         self._step = ca.Function("step", [x, u, p], [states[:, -1], states])
         self._batches: dict[tuple[int, int], ca.Function] = {}
+        self._backward: dict[int, ca.Function] = {}
+
+    def _backward_step(self) -> ca.Function:
+        """One NLP interval of the extinction states, backward: given w at its end and the
+        simulated model states at its start and collocation points, Newton solves the
+        transcription's own collocation equations for w at the start and at the points."""
+        t = self.t
+        nx, nl, n, nz = t.nx, t.nl, t.n_collocation, t.nz
+        w_end, x0, Xc = ca.SX.sym("w_end", nl), ca.SX.sym("x0", nx), ca.SX.sym("Xc", nx, n)
+        u, p, length = ca.SX.sym("u", t.nu), ca.SX.sym("p", t.np), ca.SX.sym("length")
+        unknown = ca.SX.sym("v", nl * n)  # w at the start, then at all points but the last
+        w_points = ca.horzcat(ca.reshape(unknown[nl:], nl, n - 1), w_end)
+        residual = t.interval(ca.vertcat(x0, unknown[:nl]), ca.vertcat(Xc, w_points), u, p,
+                              length)[0]
+        rows = [j * nz + nx + i for j in range(n) for i in range(nl)]
+        known = ca.vertcat(w_end, x0, ca.vec(Xc), u, p, length)
+        solve = ca.rootfinder("backward_interval", "newton",
+                              ca.Function("equations", [unknown, known], [residual[rows]]),
+                              {"abstol": 1e-12, "max_iter": 30, "error_on_fail": False})
+        W_end, X0, XC = ca.MX.sym("w_end", nl), ca.MX.sym("x0", nx), ca.MX.sym("Xc", nx, n)
+        U, P, L = ca.MX.sym("u", t.nu), ca.MX.sym("p", t.np), ca.MX.sym("length")
+        solution = solve(ca.repmat(W_end, n, 1), ca.vertcat(W_end, X0, ca.vec(XC), U, P, L))
+        return ca.Function("backward_step", [W_end, X0, XC, U, P, L],
+                           [solution[:nl], ca.horzcat(ca.reshape(solution[nl:], nl, n - 1),
+                                                      W_end)])
+
+    def _backward_many(self, count: int) -> ca.Function:
+        """``count`` backward sweeps over every NLP interval (intervals given last first)."""
+        if count not in self._backward:
+            self._backward[count] = self._backward_step().mapaccum(self.t.K).map(count)
+        return self._backward[count]
+
+    def lineages(self, X: np.ndarray, W: np.ndarray, controls: np.ndarray,
+                 vectors: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+        """The extinction states of simulated runs (one per column block of X and W, with
+        their control columns and parameter vectors): w at the nodes, (nl, (K + 1) * runs),
+        and at the collocation points, (nl, points * runs)."""
+        t = self.t
+        K, n, runs = t.K, t.n_collocation, len(vectors)
+        U = np.zeros((t.nu, K))  # the NLP's intervals; no drug after the given columns
+        U[:, :controls.shape[1]] = controls
+        reverse = np.arange(K)[::-1]
+        starts = X.reshape(t.nx, K + 1, runs, order="F")[:, :K]
+        points = W.reshape(t.nx, n, K, runs, order="F")
+        w_start, w_points = self._backward_many(runs)(
+            np.zeros((t.nl, runs)),
+            starts[:, reverse].reshape(t.nx, -1, order="F"),
+            points[:, :, reverse].reshape(t.nx, -1, order="F"),
+            np.tile(U[:, reverse], runs),
+            np.column_stack([np.tile(v[:, None], K) for v in vectors]),
+            np.tile(t.steps[reverse], runs)[None, :])
+        w_start = np.asarray(w_start).reshape(t.nl, K, runs, order="F")[:, reverse]
+        w_points = np.asarray(w_points).reshape(t.nl, n, K, runs, order="F")[:, :, reverse]
+        nodes = np.concatenate([w_start, np.zeros((t.nl, 1, runs))], axis=1)
+        return nodes.reshape(t.nl, -1, order="F"), w_points.reshape(t.nl, -1, order="F")
 
     def _mapped(self, head: int, count: int) -> ca.Function:
         """``count`` independent runs of (x0, U, P, p) -> (states at the end of each interval,
@@ -88,9 +143,13 @@ class Screening:
         runs = []
         for first in range(0, len(starts), t.S):
             scenarios = range(first, first + t.S)
-            runs.append((np.hstack([np.hstack([starts[r][:, None], X[:, :, r]])
-                                    for r in scenarios]),
-                         np.hstack([W[:, :, r] for r in scenarios])))
+            nodes = np.hstack([np.hstack([starts[r][:, None], X[:, :, r]]) for r in scenarios])
+            points = np.hstack([W[:, :, r] for r in scenarios])
+            if t.nl:
+                w_nodes, w_points = self.lineages(
+                    nodes, points, controls[first], [vectors[r] for r in scenarios])
+                nodes, points = np.vstack([nodes, w_nodes]), np.vstack([points, w_points])
+            runs.append((nodes, points))
         return runs
 
     def views(self, problem: ControlProblem, free: np.ndarray, X: np.ndarray,

@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
+from functools import cached_property
 
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from models.branching import LINEAGE_OUTPUTS, lineage_output
 from models.errors import NumericalError
 from models.model import Model
 from models.schedule import Schedule
+from optimiser.extinction import Lineages, backward_lineages
 
 RTOL = 1e-10
 ATOL = 1e-10
@@ -31,7 +34,8 @@ class Trajectory:
     times: np.ndarray  # days
     internal: np.ndarray  # (n_states, n_times), ln x for log states
     parameters: np.ndarray
-    # (start, stop, dense solution) of each integration piece, for integrals between samples
+    # (start, stop, dense solution, dose fractions) of each integration piece (constant
+    # doses), for integrals between samples and the backward extinction equations
     pieces: tuple = field(default=(), repr=False, compare=False)
 
     @property
@@ -44,7 +48,20 @@ class Trajectory:
         return np.asarray(function.map(len(self.times))(self.internal, self.parameters)).ravel()
 
     def final_output(self, name: str) -> float:
+        """An output at the horizon: a state output, or one of the lineage outputs
+        (``models.branching.LINEAGE_OUTPUTS``) from the backward extinction equations."""
+        if name in LINEAGE_OUTPUTS:
+            return float(lineage_output(name, float(self.lineages.log_lineages[-1])))
         return float(self.model.output_function(name)(self.internal[:, -1], self.parameters))
+
+    @cached_property
+    def lineages(self) -> Lineages:
+        """Extinction at the horizon, by ``optimiser.extinction`` (computed once)."""
+        return backward_lineages(self)
+
+    def lineages_at(self, horizons) -> Lineages:
+        """Extinction by each of these days (one backward sweep for all)."""
+        return backward_lineages(self, horizons)
 
     def integral(self, name: str, start: float, stop: float) -> float:
         """The integral of an output over [start, stop] days: Gauss-Legendre (8 points) between
@@ -61,7 +78,7 @@ class Trajectory:
         return total
 
     def _dense_state(self, time: float) -> np.ndarray:
-        for first, last, solution in self.pieces:
+        for first, last, solution, _ in self.pieces:
             if first - 1e-12 <= time <= last + 1e-12:
                 return solution(time)
         raise SimulationError(f"no dense output at day {time:g}; simulate() keeps it")
@@ -95,7 +112,7 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
         pieces_t.append(solution.t[keep])
         pieces_x.append(solution.y[:, keep])
         x = solution.y[:, -1]
-        dense.append((nodes[first], nodes[last], solution.sol))
+        dense.append((nodes[first], nodes[last], solution.sol, fractions[:, first].copy()))
     return Trajectory(model, np.concatenate(pieces_t), np.hstack(pieces_x), parameters,
                       tuple(dense))
 

@@ -67,13 +67,16 @@ class ProblemSpec(_Table):
     """What to optimise: ``preset`` names the preset (model, parameters, ensemble, regimen);
     the rest are its options (unset: the preset's own). ``budget`` applies to every free drug;
     ``budgets`` (``drug=10d``) to one each. ``max_final``/``min_final`` (``output=value``)
-    bound outputs at the horizon."""
+    bound outputs at the horizon. ``target_cure`` (a probability) means the least exposure of
+    the first free drug whose P(cure) reaches it: ``objective = "exposure"`` with
+    ``min_final = ["cure_probability=TARGET"]``."""
 
     preset: str = "persister"
     budget: str | None = None
     budgets: list[str] = Field(default_factory=list)
     free: str | None = None
     objective: str | None = None
+    target_cure: float | None = None
     max_final: list[str] = Field(default_factory=list)
     min_final: list[str] = Field(default_factory=list)
     continuous: bool = False
@@ -131,6 +134,7 @@ class RunSpec(_Table):
     @classmethod
     def from_options(cls, *, budget: list[str] | str | None = None, preset: str = "persister",
                      free: str | None = None, objective: str | None = None,
+                     target_cure: float | None = None,
                      max_final: list[str] | None = None, min_final: list[str] | None = None,
                      continuous: bool = False, treatment_days: float | None = None,
                      horizon: float | None = None, grid: float | None = None,
@@ -156,7 +160,7 @@ class RunSpec(_Table):
         return cls.parse({
             "problem": {"preset": preset, "budget": shared[0] if shared else None,
                         "budgets": [entry for entry in entries if "=" in entry],
-                        "free": free, "objective": objective,
+                        "free": free, "objective": objective, "target_cure": target_cure,
                         "max_final": list(max_final or []), "min_final": list(min_final or []),
                         "continuous": continuous,
                         "treatment_days": treatment_days, "horizon": horizon,
@@ -319,11 +323,14 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] 
              if spec.max_glucose is not None else None}
     finals = {"max_final": _finals(spec.max_final, "--max-final"),
               "min_final": _finals(spec.min_final, "--min-final")}
+    objective = _objective(spec.objective, free)
+    if spec.target_cure is not None:
+        objective = _target_cure(spec, free, finals["min_final"])
     parameters = (ParameterSet.from_toml(spec.parameters) if spec.parameters
                   else preset.parameters)
     problem = preset.problem(treatment_days=spec.treatment_days, horizon=spec.horizon,
                              grid_step=spec.grid, parameters=parameters, free=free,
-                             objective=_objective(spec.objective, free), **options, **rules,
+                             objective=objective, **options, **rules,
                              **finals)
     if spec.robust is not None:
         problem = problem.robust(spec.robust, spec.robust_mode, spec.seed)
@@ -367,13 +374,34 @@ def _finals(entries: list[str], option: str) -> dict[str, float]:
     return limits
 
 
+def _target_cure(spec: ProblemSpec, free: list[str], min_final: dict[str, float]):
+    """``--target-cure P``: the exposure objective with P(cure) >= P at the horizon."""
+    from optimiser.objectives import Exposure
+
+    target = spec.target_cure
+    if spec.objective is not None:
+        raise SpecError(f"--target-cure minimises exposure, so --objective {spec.objective} "
+                        "does not apply; leave one of them out")
+    if not (math.isfinite(target) and 0 < target < 1):
+        raise SpecError(f"--target-cure {target:g} must be a probability strictly between 0 "
+                        "and 1, e.g. 0.95")
+    if "cure_probability" in min_final:
+        raise SpecError("--target-cure and --min-final cure_probability=... say the same; "
+                        "give one")
+    min_final["cure_probability"] = target
+    return Exposure(free[0])
+
+
 def _objective(text: str | None, free: list[str]):
-    """``exposure`` (of the first free drug) or ``exposure:DRUG``, ``integral:OUTPUT``, or an
-    output's name (its value at the horizon); None: the preset's."""
-    from optimiser.objectives import Exposure, Integral, Terminal
+    """``exposure`` (of the first free drug) or ``exposure:DRUG``, ``integral:OUTPUT``,
+    ``cure`` (maximise P(cure)), or an output's name (its value at the horizon); None: the
+    preset's."""
+    from optimiser.objectives import Cure, Exposure, Integral, Terminal
 
     if text is None:
         return None
+    if text == "cure":
+        return Cure()
     kind, _, name = text.partition(":")
     if kind == "exposure":
         return Exposure(name or free[0])
@@ -383,7 +411,7 @@ def _objective(text: str | None, free: list[str]):
         return Integral(name)
     if name:
         raise SpecError(f"--objective {text!r} is not understood; give an output's name, "
-                        "exposure[:DRUG] or integral:OUTPUT")
+                        "cure, exposure[:DRUG] or integral:OUTPUT")
     return Terminal(text)
 
 

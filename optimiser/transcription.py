@@ -27,6 +27,7 @@ import casadi as ca
 import numpy as np
 
 from constraints.path import OutputLimit, TerminalLimit
+from models.branching import LINEAGE_OUTPUTS, lineage_output, lineage_outputs, lineage_rhs
 from optimiser.problem import ControlProblem, ProblemError
 
 DEGREE = 5
@@ -129,20 +130,33 @@ def collocation_times(steps: Sequence[float], degree: int = DEGREE,
 class View:
     """One scenario of a transcription: states at the nodes (internal coordinates,
     nx x (K + 1)) and at the collocation points (nx x points), the dose fractions of every
-    control on the control grid (n_controls x N) and the parameter vector. Symbolic inside
-    the NLP, numeric for a simulated candidate; the same expressions serve both."""
+    control on the control grid (n_controls x N) and the parameter vector; where the problem
+    needs them, the extinction states w = ln u of the populations at the nodes. Symbolic
+    inside the NLP, numeric for a simulated candidate; the same expressions serve both."""
 
     grid: Grid
     nodes: Any
     points: Any
     controls: Any
     parameters: Any
+    lineage_nodes: Any = None
 
     @property
     def problem(self) -> ControlProblem:
         return self.grid.problem
 
+    def log_lineages(self):
+        """ln of the expected number of lineages alive at the horizon (``models.branching``)."""
+        if self.lineage_nodes is None:
+            raise ProblemError("this transcription carries no extinction states; the problem "
+                               "needs the Cure objective or a limit on a lineage output")
+        model = self.problem.model
+        return lineage_outputs(model)(self.nodes[:, 0], self.lineage_nodes[:, 0])[0]
+
     def output_at_end(self, name: str):
+        """A model output at the horizon, or a lineage output (``cure_probability``, ...)."""
+        if name in LINEAGE_OUTPUTS:
+            return lineage_output(name, self.log_lineages())
         return self.problem.model.output_function(name)(self.nodes[:, -1], self.parameters)
 
     def output_at_points(self, name: str):
@@ -179,6 +193,10 @@ class Transcription:
         self.grid = Grid(problem, degree, substeps)
         self.degree, self.substeps = degree, substeps
         self.nx, self.nu, self.np = model.n_states, len(model.controls), len(model.parameters)
+        # Extinction states (ln u per population) follow the model states in X and W; they
+        # are fixed at the horizon (u = 1) instead of at the start.
+        self.nl = len(model.population_names) if problem.lineages else 0
+        self.nz = self.nx + self.nl
         self.N = problem.n_intervals  # control intervals
         self.steps = problem.nlp_steps  # NLP intervals: the first H are control intervals
         self.K, self.H = K, H = len(self.steps), problem.controlled_intervals
@@ -191,8 +209,8 @@ class Transcription:
         # A robust problem has S scenarios: one state trajectory per parameter set, all under the
         # same doses; each scenario's columns are contiguous in X and W.
         self.S = S = problem.n_scenarios
-        self.X = X = ca.MX.sym("X", self.nx, (K + 1) * S)
-        self.W = W = ca.MX.sym("W", self.nx, self.n_collocation * K * S)
+        self.X = X = ca.MX.sym("X", self.nz, (K + 1) * S)
+        self.W = W = ca.MX.sym("W", self.nz, self.n_collocation * K * S)
         self.U_free = ca.MX.sym("U", self.n_free, H)
         self.p = p = ca.MX.sym("p", self.np, S)
         self.U_fixed = ca.MX.sym("U_fixed", self.n_fixed, H)
@@ -205,7 +223,8 @@ class Transcription:
             ca.horzcat(*[ca.repmat(p[:, s], 1, K) for s in range(S)]),
             ca.repmat(ca.DM(self.steps).T, 1, S))
         self.defects = ca.vertcat(
-            *[nodes[s][:, 0] - model.x0_internal(p[:, s]) for s in range(S)],
+            *[nodes[s][:self.nx, 0] - model.x0_internal(p[:, s]) for s in range(S)],
+            *[nodes[s][self.nx:, -1] for s in range(S) if self.nl],
             ca.vec(residual), ca.vec(ca.horzcat(*[x[:, 1:] for x in nodes]) - x_end))
         controls = ca.horzcat(U, ca.DM.zeros(self.nu, self.N - H))
         self.views = self.split(X, W, controls, p)
@@ -213,15 +232,24 @@ class Transcription:
     def split(self, X, W, controls, parameters) -> list[View]:
         """One view per scenario of node states X, point states W (scenarios side by side),
         the controls (n_controls x N) and the parameters (n_parameters x S)."""
-        K, points = self.K, self.n_collocation * self.K
-        return [View(self.grid, X[:, s * (K + 1):(s + 1) * (K + 1)],
-                     W[:, s * points:(s + 1) * points], controls, parameters[:, s])
+        K, points, nx = self.K, self.n_collocation * self.K, self.nx
+        return [View(self.grid, X[:nx, s * (K + 1):(s + 1) * (K + 1)],
+                     W[:nx, s * points:(s + 1) * points], controls, parameters[:, s],
+                     X[nx:, s * (K + 1):(s + 1) * (K + 1)] if self.nl else None)
                 for s in range(self.S)]
+
+    def slope(self, model, z, u, p):
+        """The time derivative of the transcription's states (model states, then the
+        extinction states, whose rates read the model states at the same time)."""
+        xdot = model.f_internal(z[:self.nx], u, p)
+        if not self.nl:
+            return xdot
+        return ca.vertcat(xdot, lineage_rhs(model)(z[self.nx:], z[:self.nx], u, p))
 
     def _interval_function(self, model) -> ca.Function:
         C, D, _ = radau_matrices(self.degree)
-        x0 = ca.SX.sym("x0", self.nx)
-        Wc = ca.SX.sym("Wc", self.nx, self.n_collocation)
+        x0 = ca.SX.sym("x0", self.nz)
+        Wc = ca.SX.sym("Wc", self.nz, self.n_collocation)
         u = ca.SX.sym("u", self.nu)
         p = ca.SX.sym("p", self.np)
         length = ca.SX.sym("length")  # of the interval, days
@@ -231,7 +259,7 @@ class Transcription:
             points = [x_start] + [Wc[:, s * self.degree + j] for j in range(self.degree)]
             for j in range(1, self.degree + 1):
                 slope = sum(C[r, j] * points[r] for r in range(self.degree + 1))
-                residuals.append(h * model.f_internal(points[j], u, p) - slope)
+                residuals.append(h * self.slope(model, points[j], u, p) - slope)
             x_start = sum(D[r] * points[r] for r in range(self.degree + 1))
         return ca.Function("interval", [x0, Wc, u, p, length],
                            [ca.vertcat(*residuals), x_start],

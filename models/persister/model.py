@@ -31,7 +31,7 @@ from types import SimpleNamespace
 import casadi as ca
 
 from models.ensemble import Ensemble
-from models.model import Control, Model, Parameter, State
+from models.model import Control, Model, Parameter, Rates, State
 from models.parameters import ParameterSet
 
 OSIMERTINIB = "osimertinib"
@@ -61,6 +61,8 @@ PARAMETERS = (
               "osimertinib exposure for half effect (rel. to reference dose)", positive=True),
     Parameter("EC50_igf", "1",
               "IGF-1R inhibitor exposure for half effect (rel. to reference)", positive=True),
+    Parameter("turnover", "1/day", "extra division and death of every cell population alike "
+                                   "(changes extinction, not the mean)"),
     Parameter("AUC_igf_day", "micromolar * hour",
               "plasma AUC of one reference daily dose of the IGF-1R inhibitor (for AUC budgets)"),
 )
@@ -74,20 +76,36 @@ GLUCOSE_PARAMETERS = (
 )
 
 
-def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
-    ln2 = ca.log(2)
-    total = x.S + x.P + x.R
-    crowding = 1 - total / p.K
-    e_osi = (1 + p.EC50_osi) * x.C_osi / (p.EC50_osi + x.C_osi)  # Emax, equal to 1 at C = 1
+def _effects(x: SimpleNamespace, p: SimpleNamespace) -> tuple:
+    """Emax effects of the two drugs, equal to 1 at C = 1 (the reference dose's steady
+    state)."""
+    e_osi = (1 + p.EC50_osi) * x.C_osi / (p.EC50_osi + x.C_osi)
     e_igf = (1 + p.EC50_igf) * x.C_igf / (p.EC50_igf + x.C_igf)
-    switching = p.alpha * e_osi * (1 + p.beta * x.G) * x.S
-    reversion = (p.rho * (1 - e_osi) + p.rho_osi * e_osi) * x.P
+    return e_osi, e_igf
+
+
+def _populations(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
+    """S, P and R as a branching process: crowding slows division, the drugs kill, cells switch
+    S <-> P and P -> R; ``turnover`` adds as much division as death (the mean is unchanged)."""
+    crowding = 1 - (x.S + x.P + x.R) / p.K
+    e_osi, e_igf = _effects(x, p)
     return {
-        "S": p.r_S * (1 - p.theta * e_igf) * crowding * x.S - p.k_S * e_osi * x.S
-        - switching + reversion,
-        "P": p.r_P * crowding * x.P + switching - reversion - p.k_P * e_igf * x.G * x.P
-        - p.mu * x.P,
-        "R": p.r_R * crowding * x.R + p.mu * x.P,
+        "S": Rates(birth=p.r_S * (1 - p.theta * e_igf) * crowding + p.turnover,
+                   death=p.k_S * e_osi + p.turnover,
+                   transitions={"P": p.alpha * e_osi * (1 + p.beta * x.G)}),
+        "P": Rates(birth=p.r_P * crowding + p.turnover,
+                   death=p.k_P * e_igf * x.G + p.turnover,
+                   transitions={"S": p.rho * (1 - e_osi) + p.rho_osi * e_osi, "R": p.mu}),
+        "R": Rates(birth=p.r_R * crowding + p.turnover, death=p.turnover),
+    }
+
+
+def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
+    """FOXA1, IGF-1R and the drugs' effect compartments (the cells follow from
+    ``_populations``)."""
+    ln2 = ca.log(2)
+    e_osi, _ = _effects(x, p)
+    return {
         "F": ln2 / p.t_half_F * (e_osi - x.F),
         "G": ln2 / p.t_half_G * (x.F - x.G),
         "C_osi": ln2 / p.t_half_osi * (u.osimertinib - x.C_osi),
@@ -156,6 +174,7 @@ def persister_model(glucose: bool = False) -> Model:
         rhs=_glucose_rhs if glucose else _rhs,
         initial=_glucose_initial if glucose else _initial,
         outputs=_glucose_outputs if glucose else _outputs,
+        populations=_populations,
     )
 
 

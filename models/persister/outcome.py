@@ -1,6 +1,8 @@
 """Outcome figures of a simulated schedule, with the shared definitions of the science brief:
 eradicated at t means N(t) < 1 cell; no regrowth means N stays below the detection limit from the
-end of treatment to the horizon; cure probability is exp(-N(horizon)) (Poisson)."""
+end of treatment to the horizon; the cure probability is the extinction probability of the
+branching process whose mean is the ODE (``models.branching``), exp(-expected surviving
+lineages), not exp(-N), which treats surviving cells as independent."""
 
 from __future__ import annotations
 
@@ -11,10 +13,11 @@ import numpy as np
 
 from models.schedule import Schedule
 
-if TYPE_CHECKING:  # pragma: no cover - any object with times and output() will do
+if TYPE_CHECKING:  # pragma: no cover - any object with times, output() and lineages will do
     from optimiser.simulate import Trajectory
 
 DETECTION_LIMIT_CELLS = 1e6  # about 1 mm^3: "no regrowth" means staying below it (science brief)
+FOUNDERS = {"S": "sensitive", "P": "persister", "R": "pre-existing resistant"}
 
 
 def treatment_end(schedule: Schedule) -> float:
@@ -23,10 +26,29 @@ def treatment_end(schedule: Schedule) -> float:
     return max(ends, default=0.0)
 
 
-def cell_summary(trajectory: Trajectory) -> dict:
-    """Minimum, final burden and cure probability of a trajectory with a ``total_cells`` output."""
+def trajectory_treatment_end(trajectory: Trajectory) -> float:
+    """Last day any drug is given, from the trajectory's dose pieces."""
+    ends = [last for _, last, _, doses in trajectory.pieces if np.any(doses > 0)]
+    return max(ends, default=0.0)
+
+
+def regrowth_day(trajectory: Trajectory, end: float, limit: float) -> float | None:
+    """The first sampled day after ``end`` on which the mean tumour reaches ``limit`` cells
+    (None: not before the horizon)."""
+    total = trajectory.output("total_cells")
+    after = (trajectory.times >= end) & (total >= limit)
+    return float(trajectory.times[np.argmax(after)]) if after.any() else None
+
+
+def cell_summary(trajectory: Trajectory, detection_limit: float = DETECTION_LIMIT_CELLS) -> dict:
+    """Minimum and final burden, and the cure probability of the branching process with the
+    founding population of the lineages that survive (acquired resistance counts under the
+    sensitive or persister founder it came from)."""
     total = trajectory.output("total_cells")
     k = int(np.argmin(total))
+    end = trajectory_treatment_end(trajectory)
+    curve, lineages = no_regrowth_curve(trajectory, end, detection_limit)
+    expected = float(lineages.expected[-1])
     return {
         "initial_cells": float(total[0]),
         "minimum_cells": float(total[k]),
@@ -34,8 +56,30 @@ def cell_summary(trajectory: Trajectory) -> dict:
         "final_cells": float(total[-1]),
         "log10_final_cells": float(np.log10(total[-1])),
         "eradicated": bool(total[k] < 1.0),
-        "cure_probability": float(math.exp(-total[-1])),
+        "cure_probability": float(math.exp(-expected)),
+        "failure_probability": float(-math.expm1(-expected)),
+        "expected_surviving_lineages": expected,
+        "failure_sources": {FOUNDERS.get(name, name): float(share) for name, share in
+                            zip(lineages.populations, lineages.shares[:, -1], strict=True)},
+        "time_to_regrowth": regrowth_day(trajectory, end, detection_limit),
+        "no_regrowth_curve": curve,
     }
+
+
+def no_regrowth_curve(trajectory: Trajectory, start: float, limit: float) -> tuple:
+    """P(no detectable tumour, at least ``limit`` cells) on each day from ``start`` to the
+    horizon: with Lambda(t) lineages expected alive at t and m(t) mean cells, a surviving
+    lineage's clone is about geometric with mean m / Lambda (exact for one population), so
+    P = exp(-Lambda exp(-limit Lambda / m)). Also returns the extinction figures by each day
+    (the horizon last), from the same backward sweep."""
+    horizon = float(trajectory.times[-1])
+    days = np.union1d(np.arange(math.ceil(max(start, 1.0)), horizon, dtype=float), [horizon])
+    lineages = trajectory.lineages_at(days)
+    mean = np.interp(days, trajectory.times, trajectory.output("total_cells"))
+    expected = lineages.expected
+    detectable = expected * np.exp(-limit * expected / mean)
+    return {"days": days.tolist(), "no_regrowth_probability": np.exp(-detectable).tolist(),
+            "cure_probability": lineages.cure_probability.tolist()}, lineages
 
 
 def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:
@@ -43,7 +87,7 @@ def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) 
     end = treatment_end(schedule)
     after = trajectory.times >= end
     return {
-        **cell_summary(trajectory),
+        **cell_summary(trajectory, detection_limit),
         "treatment_end_day": end,
         "max_cells_after_treatment": float(total[after].max()),
         "detection_limit_cells": detection_limit,

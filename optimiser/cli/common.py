@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from models.errors import InputError, NumericalError
+from models.errors import InputError, NumericalError, UnreachableError
 from models.parameters import ParameterSet
 from models.registry import get_preset
 from models.schedule import Schedule
@@ -59,6 +59,8 @@ def guarded(function):
             raise
         except InputError as error:
             fail(str(error), EXIT_BAD_INPUT)
+        except UnreachableError as error:  # an answer, not a failure
+            fail(str(error), EXIT_FAILURE)
         except NumericalError as error:  # solver, rounding or integrator failure
             fail(f"numerical failure: {error}", EXIT_FAILURE)
         except Exception as error:  # a bug: one line, unless PERSISTER_DEBUG asks for the trace

@@ -34,9 +34,14 @@ def main(
              "igf1r_inhibitor); a drug the preset fixes is then free on its treatment days",
         show_default=False)] = None,
     objective: Annotated[str | None, typer.Option(
-        help="an output at the horizon (default: log10_total_cells), exposure[:DRUG] (least "
-             "drug; no budget on it unless given) or integral:OUTPUT", show_default=False)
+        help="an output at the horizon (default: log10_total_cells), cure (the most likely "
+             "cure: fewest expected surviving lineages), exposure[:DRUG] (least drug; no "
+             "budget on it unless given) or integral:OUTPUT", show_default=False)
     ] = None,
+    target_cure: Annotated[float | None, typer.Option(
+        help="the least exposure of the free drug whose P(cure) reaches this probability, "
+             "e.g. 0.95 (--objective exposure --min-final cure_probability=0.95)",
+        show_default=False)] = None,
     max_final: Annotated[list[str] | None, typer.Option(
         help="OUTPUT=VALUE: the output at the horizon at most VALUE, e.g. "
              "log10_total_cells=2", show_default=False)] = None,
@@ -115,7 +120,8 @@ def main(
     def run() -> None:  # the spec's validation fails inside the guard, like every check
         spec = RunSpec.from_options(
             preset=preset or "persister", budget=budget, free=free, objective=objective,
-            max_final=max_final, min_final=min_final, continuous=continuous,
+            target_cure=target_cure, max_final=max_final, min_final=min_final,
+            continuous=continuous,
             treatment_days=treatment_days, horizon=horizon, grid=grid,
             max_run=max_run, min_holiday=min_holiday, max_pulses=max_pulses,
             dose_levels=dose_levels, max_glucose=max_glucose, trials=trials, study=study,

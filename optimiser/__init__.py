@@ -2,6 +2,7 @@
 
 from optimiser.check import CheckReport, check_schedule
 from optimiser.objectives import (
+    Cure,
     Exposure,
     ExposureRegulariser,
     Integral,
@@ -14,6 +15,6 @@ from optimiser.pipeline import Result, optimise
 from optimiser.problem import ControlProblem, ProblemError
 from optimiser.simulate import Trajectory, simulate
 
-__all__ = ["CheckReport", "ControlProblem", "Exposure", "ExposureRegulariser", "Integral",
+__all__ = ["CheckReport", "ControlProblem", "Cure", "Exposure", "ExposureRegulariser", "Integral",
            "Objective", "ProblemError", "Result", "ScenarioMean", "Terminal", "Trajectory",
            "WorstCase", "check_schedule", "optimise", "simulate"]

@@ -3,7 +3,9 @@
 A two-objective Optuna study (log residual, reference-dose days) under the problem's budget as the
 upper limit on exposure. Each schedule on the front is scored in the NLP discretisation, given
 the relaxed lower bound at its own exposure (a warm re-solve with the budget set to it), and
-re-simulated by the independent check, as every reported schedule is.
+re-simulated by the independent check, as every reported schedule is; each point carries its
+P(cure) from the check (with ``--objective cure`` the front is exposure against P(cure)
+itself).
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ class FrontPoint:
                 "lower_bound": self.lower_bound, "gap": self.gap,
                 "resimulated": self.check.resimulated_objective,
                 "check_passed": self.check.passed, "trial": self.trial,
+                "cure_probability": self.check.summary.get("cure_probability"),
                 "igf1r_days": " ".join(f"{d:g}" for d in self.days)}
 
 

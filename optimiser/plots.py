@@ -29,6 +29,7 @@ if TYPE_CHECKING:  # pragma: no cover
 PLOT_EXTRA = "pip install -e '.[plot]'"
 DPI = 100
 CELL_FLOOR = 1e-3  # y-axis floor in cells: smaller counts are far below one cell
+FAILURE_FLOOR = 1e-8  # failure probabilities below it are drawn on it
 COLOURS = {"S": "tab:blue", "P": "tab:orange", "R": "tab:red", "total": "black"}
 
 
@@ -118,25 +119,50 @@ def draw_doses(ax: Axes, schedule: Schedule, drugs: Sequence[str] | None = None)
     ax.set_xlabel("day")
 
 
+def draw_no_regrowth(ax: Axes, curve: Mapping[str, Sequence[float]]) -> None:
+    """The branching process's chance of no detectable tumour and of no cell left, by day,
+    as failure probabilities on a log axis (the survival curve's complement shows the small
+    numbers that matter)."""
+    days = np.asarray(curve["days"])
+    for key, label, style in (("no_regrowth_probability", "detectable tumour by then", "-"),
+                              ("cure_probability", "any cell left then", "--")):
+        failure = np.maximum(1.0 - np.asarray(curve[key]), FAILURE_FLOOR)
+        ax.plot(days, failure, style, color="black", label=label)
+    ax.set_yscale("log")
+    ax.set_ylim(FAILURE_FLOOR / 2, 1.5)
+    ax.set_ylabel("P(failure)")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.legend(fontsize=8, loc="lower right", title=f"branching process (floor "
+              f"{FAILURE_FLOOR:g})", title_fontsize=8)
+
+
 def schedule_figure(trajectory: Trajectory, schedule: Schedule, title: str = "",
                     detection_limit: float | None = None,
-                    drugs: Sequence[str] | None = None) -> Figure:
-    figure = new_figure(8.0, 6.0)
-    cells, doses = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1])
-    draw_cells(cells, trajectory, detection_limit)
-    cells.legend(fontsize=8, loc="upper right")
-    cells.set_title(title)
-    draw_doses(doses, schedule, drugs)
+                    drugs: Sequence[str] | None = None,
+                    curve: Mapping[str, Sequence[float]] | None = None) -> Figure:
+    """Cells above the dosing timeline; with ``curve`` (a preset's ``no_regrowth_curve``), a
+    panel of failure probabilities by day between them."""
+    figure = new_figure(8.0, 7.5 if curve else 6.0)
+    rows = (3, 1.6, 1) if curve else (3, 1)
+    axes = figure.subplots(len(rows), 1, sharex=True, height_ratios=list(rows))
+    draw_cells(axes[0], trajectory, detection_limit)
+    axes[0].legend(fontsize=8, loc="upper right")
+    axes[0].set_title(title)
+    if curve:
+        draw_no_regrowth(axes[1], curve)
+    draw_doses(axes[-1], schedule, drugs)
     return figure
 
 
 def plot_schedule(trajectory: Trajectory, schedule: Schedule, path: Path, title: str = "",
                   detection_limit: float | None = None,
-                  metadata: Mapping[str, Any] | None = None) -> Path:
-    """PNG (800 x 600 px) of the cell trajectories above the dosing timeline of ``schedule``."""
+                  metadata: Mapping[str, Any] | None = None,
+                  curve: Mapping[str, Sequence[float]] | None = None) -> Path:
+    """PNG (800 x 600 px, 800 x 750 with ``curve``) of the cell trajectories above the dosing
+    timeline of ``schedule``."""
     drugs = trajectory.model.control_names
-    return save_figure(schedule_figure(trajectory, schedule, title, detection_limit, drugs),
-                       path, metadata)
+    return save_figure(schedule_figure(trajectory, schedule, title, detection_limit, drugs,
+                                       curve), path, metadata)
 
 
 def pareto_figure(points: Sequence[FrontPoint], title: str = "") -> Figure:

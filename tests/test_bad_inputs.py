@@ -28,10 +28,10 @@ import numpy as np
 import pytest
 
 from constraints.budget import BudgetError, DaysOnBudget, parse_budget
-from constraints.path import PathLimitError
+from constraints.path import OutputLimit, PathLimitError
 from constraints.rules import MaxRun, RuleError
 from models.ensemble import Ensemble
-from models.model import ModelError
+from models.model import Control, Model, ModelError, Parameter, State
 from models.parameters import ParameterError, ParameterSet
 from models.persister import (
     IGF1R_INHIBITOR,
@@ -43,12 +43,19 @@ from models.persister import (
 from models.schedule import Schedule, ScheduleError
 from optimiser.cli import USER_ERRORS
 from optimiser.export import ExportError, export_schedule
+from optimiser.objectives import Cure
 from optimiser.problem import ControlProblem, ProblemError
 from optimiser.search import SearchError, SearchSettings, open_storage
 
 from .conftest import ARMS, REPO
 
 DOC = REPO / "docs" / "bad_inputs.md"
+PLAIN_MODEL = Model(  # a model whose cells are not declared as populations
+    name="plain", states=(State("N", "cell", log=True),), controls=(Control("drug"),),
+    parameters=(Parameter("r", "1/day"),), rhs=lambda x, u, p: {"N": (p.r - u.drug) * x.N},
+    initial=lambda p: {"N": 1e3}, outputs=lambda x, p: {"n": x.N})
+PLAIN_PARAMETERS = ParameterSet.from_mapping({"parameters": {"r": {
+    "value": 0.1, "unit": "1/day", "source": "assumption: a test case"}}})
 SURFACES = ("cli", "schedule-json", "parameter-file", "api")
 SECONDS = 20  # a bad input fails before any solve; the default solve alone takes longer
 DEFAULT_TOML = (REPO / "models" / "persister" / "data" / "default.toml").read_text()
@@ -169,7 +176,14 @@ CATALOGUE: tuple[Bad, ...] = (
     Bad("objective-unknown-output", "cli", "model 'persister' has no output 'nosuch'",
         "it has ['log10_total_cells', 'total_cells']", ("--objective", "nosuch", *OUT)),
     Bad("objective-not-understood", "cli", "--objective 'foo:bar' is not understood",
-        "exposure[:DRUG] or integral:OUTPUT", ("--objective", "foo:bar", *OUT)),
+        "cure, exposure[:DRUG] or integral:OUTPUT", ("--objective", "foo:bar", *OUT)),
+    Bad("target-cure-not-a-probability", "cli", "--target-cure 1.5 must be a probability",
+        "strictly between 0 and 1, e.g. 0.95", ("--target-cure", "1.5", *OUT)),
+    Bad("target-cure-with-an-objective", "cli", "--target-cure minimises exposure",
+        "leave one of them out", ("--target-cure", "0.9", "--objective", "cure", *OUT)),
+    Bad("target-cure-twice", "cli", "--target-cure and --min-final cure_probability=... say "
+        "the same", "give one", ("--target-cure", "0.9", "--min-final",
+                                 "cure_probability=0.8", *OUT)),
     Bad("final-limit-not-a-pair", "cli", "--max-final 'log10_total_cells' is not NAME=VALUE",
         "give e.g. log10_total_cells=2", ("--max-final", "log10_total_cells", *OUT)),
     Bad("final-limit-not-a-number", "cli", "the limit is not a number",
@@ -342,6 +356,19 @@ CATALOGUE: tuple[Bad, ...] = (
         files={"p.toml": _parameters("r_S", "unit", '"cell"')},
         shown='`optimise --parameters P.toml`, `r_S` unit `"cell"`'),
     # -- Python API -----------------------------------------------------------------------------
+    Bad("lineage-output-as-path-limit", "api", "model 'persister' has no output "
+        "'cure_probability'", "and, at the horizon, ['cure_probability'",
+        call=lambda tmp: ControlProblem(
+            persister_model(), default_parameters(), "log10_total_cells",
+            free={"igf1r_inhibitor": (0.0, 40.0)}, path_limits=[OutputLimit(
+                "cure_probability", 0.5)]), error=ModelError,
+        shown="`ControlProblem(..., path_limits=[OutputLimit('cure_probability', 0.5)])`"),
+    Bad("cure-without-populations", "api", "the Cure objective needs the model's cell "
+        "populations", "(Model(populations=...))",
+        call=lambda tmp: ControlProblem(
+            PLAIN_MODEL, PLAIN_PARAMETERS, Cure(), free={"drug": (0.0, 10.0)},
+            horizon=20.0), error=ModelError,
+        shown="`ControlProblem(model_without_populations, ..., Cure(), ...)`"),
     Bad("api-parameter-nan", "api", "parameter 'k': value nan is not finite",
         "give a finite number", error=ParameterError,
         call=lambda tmp: ParameterSet.from_mapping({"parameters": {"k": {

@@ -55,3 +55,26 @@ def test_readme_two_drug_example_keeps_its_rules_and_prints_what_the_readme_says
     assert schedule.dosing_days("b") == [9, 11, 13, 15, 17, 19]
     assert result.objective == pytest.approx(7.064, abs=5e-4)
     assert result.lower_bound == pytest.approx(7.055, abs=5e-4)
+
+
+def test_readme_branching_example_prints_what_the_readme_says():
+    """"Cell populations as a branching process": the derived mean equations are the ones
+    written out by hand, and the printed figures are the README's."""
+    blocks = _python_blocks()
+    assert len(blocks) >= 3, "README has no third python example (branching process)"
+    namespace = _run(blocks[2])
+    model, result = namespace["model"], namespace["result"]
+    assert result.check.passed, result.check.problems
+    assert model.population_names == ["S", "T"]
+    vector = namespace["problem"].parameter_vector
+    x = np.array([np.log(2e3), np.log(50.0), 0.4])
+    slope = np.asarray(model.f_internal(x, [1.0], vector)).ravel()
+    birth, death, kill, switch, _ = vector
+    S, T, C = 2e3, 50.0, 0.4
+    assert slope[0] == pytest.approx(((birth - death - kill * C - switch) * S + switch * T) / S)
+    assert slope[1] == pytest.approx(((0.2 * birth - death - switch) * T + switch * S) / T)
+    cure = namespace["cure"]
+    assert cure == pytest.approx(np.exp(-10 ** result.objective), rel=2e-3)
+    assert round(cure, 3) == 0.270
+    assert result.objective == pytest.approx(0.117, abs=5e-4)
+    assert result.lower_bound == pytest.approx(0.114, abs=5e-4)

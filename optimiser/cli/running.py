@@ -58,7 +58,8 @@ def _run_optimise(plan: Plan) -> None:
         raise
     seconds = time.perf_counter() - started
     # The extras first: they are the likelier to fail, and then nothing else is written.
-    _write_extras(plan, result.schedule, result.check.trajectory)
+    _write_extras(plan, result.schedule, result.check.trajectory,
+                  result.check.summary.get("no_regrowth_curve"))
     if outputs.out is not None:
         write_outputs(outputs.out, result.schedule, result.check.trajectory)
     report = Report.from_result(result, problem, seconds)
@@ -80,7 +81,7 @@ def _run_optimise(plan: Plan) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _write_extras(plan: Plan, schedule, trajectory) -> None:
+def _write_extras(plan: Plan, schedule, trajectory, curve=None) -> None:
     """The --export file(s) and the --plot figure of a reported schedule."""
     outputs, problem = plan.spec.outputs, plan.problem
     from optimiser.export import default_name, export_schedule
@@ -96,7 +97,8 @@ def _write_extras(plan: Plan, schedule, trajectory) -> None:
         labels = " + ".join(problem.model.control(d).display_name for d in problem.free_names)
         plot_schedule(trajectory, schedule, outputs.plot,
                       title=f"persister-opt: optimised {labels} schedule",
-                      detection_limit=plan.preset.detection_limit, metadata=schedule.provenance)
+                      detection_limit=plan.preset.detection_limit, metadata=schedule.provenance,
+                      curve=curve)
         stderr.print(f"figure written to {outputs.plot}", markup=False, highlight=False)
 
 

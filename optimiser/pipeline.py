@@ -147,6 +147,14 @@ def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
               for value, k in zip(evaluate([seeds[k] for k in kept]), kept, strict=True)]
     start = seeds[min(ranked)[2]] if ranked else np.zeros_like(relaxed_free)
     best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
+    if not np.isfinite(best_value):
+        # Still above a limit: where every single dose breaks it, no move from the start
+        # lowers the violation, so search again from no drug (found by the property test).
+        again, again_value, more = shift_search(evaluate, np.zeros_like(start), allowed,
+                                                feasible, levels)
+        count += more
+        if np.isfinite(again_value):
+            best, best_value = again, again_value
     return best, best_value, count + len(seeds), seeds
 
 

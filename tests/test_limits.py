@@ -9,7 +9,7 @@ import pytest
 
 from constraints import OutputLimit, PathLimitError, TerminalLimit
 from models.errors import InputError
-from models.persister import IGF1R_INHIBITOR, persister_problem
+from models.persister import IGF1R_INHIBITOR, default_parameters, persister_problem
 from optimiser import optimise
 from optimiser.simulate import simulate
 
@@ -151,3 +151,14 @@ def test_a_band_at_the_horizon_gives_a_schedule_inside_it():
     result = optimise(problem)
     assert result.check.passed, result.check.problems
     assert 2.0 - 1e-4 <= result.check.resimulated_objective <= 2.5 + 1e-4
+
+
+def test_a_limit_every_dose_breaks_leaves_no_drug():
+    """Found by the property test: with any single dose above the glucose limit, no move from
+    the rounded start lowers the violation; the search must end at no drug, which keeps it."""
+    problem = persister_problem(
+        budget_days=6.5, treatment_days=9.5, horizon=12.0, grid_step=0.5, max_glucose=142.1875,
+        parameters=default_parameters().with_values(IC50_IR=3.5125043207465994))
+    result = optimise(problem, dose_levels=(0.25,))
+    assert result.check.passed, result.check.problems
+    assert result.schedule.dosing_days(IGF1R_INHIBITOR) == []

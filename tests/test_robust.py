@@ -5,7 +5,7 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from scipy.stats import truncnorm
+from scipy.stats import truncnorm, uniform
 
 from models.ensemble import Ensemble
 from models.parameters import ParameterError
@@ -60,6 +60,12 @@ def test_draws_stay_in_range_and_follow_the_truncated_log_normal(base):
         nominal = base.values[name]
         values = np.array([d.values[name].value for d in draws])
         assert values.min() >= nominal.lower and values.max() <= nominal.upper, name
+        if spread.gsd is None:  # uniform over the documented range (turnover, default 0)
+            expected = uniform(nominal.lower, nominal.upper - nominal.lower)
+            assert values.mean() == pytest.approx(expected.mean(),
+                                                  abs=4 * expected.std() / 50), name
+            assert values.std() == pytest.approx(expected.std(), rel=0.05), name
+            continue
         # The log-ratio is a normal truncated to the documented range: compare its mean and
         # standard deviation with scipy's truncated normal (an independent computation).
         sigma = math.log(spread.gsd)
@@ -77,6 +83,8 @@ def test_draws_stay_in_range_and_follow_the_truncated_log_normal(base):
 @pytest.mark.parametrize(("text", "message"), [
     ("[spread.k_P]\ngsd = 0.9\nreason = 'x'\n", r"gsd, a number above 1 \(got 0.9\)"),
     ("[spread.k_P]\ngsd = 1.3\n", r"spread of 'k_P' needs a reason"),
+    ("[spread.k_P]\ngsd = 1.3\nuniform = true\nreason = 'x'\n", r"gives both gsd and "
+     "uniform; keep one"),
     ("[meta]\nname = 'x'\n", r"no \[spread.NAME\] tables"),
     ("[spread.k_P\ngsd = 1.3\n", r"is not valid TOML"),
 ])

@@ -54,17 +54,6 @@ def lineage_rhs(model: Model) -> ca.Function:
     return cache["rhs"]
 
 
-def lineage_jacobian(model: Model) -> ca.Function:
-    """``(w, x, u, p) -> d(dw/ds)/dw``, dense (for stiff backward integrators)."""
-    cache = _cache(model)
-    if "jacobian" not in cache:
-        rhs = lineage_rhs(model)
-        w, x, u, p = (rhs.sx_in(i) for i in range(4))
-        cache["jacobian"] = ca.Function("lineage_jacobian", [w, x, u, p],
-                                        [ca.densify(ca.jacobian(rhs(w, x, u, p), w))])
-    return cache["jacobian"]
-
-
 def log_initial_cells(model: Model) -> ca.Function:
     """``x0 -> ln n_i(0)`` of the populations from the initial state (internal coordinates)."""
     cache = _cache(model)

@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sparse
 from scipy.integrate import solve_ivp
 
-from models.branching import lineage_jacobian, lineage_outputs, lineage_rhs
+from models.branching import lineage_outputs
 from models.errors import NumericalError
 
 RTOL = 1e-8
@@ -82,21 +82,34 @@ def backward_lineages(trajectory, horizons: Sequence[float] | None = None) -> Li
 def _sweep(model, parameters: np.ndarray, solution, doses: np.ndarray, top: float,
            bottom: float, w: np.ndarray) -> np.ndarray:
     """Integrate every active block of w from day ``top`` down to ``bottom`` (constant doses,
-    model states from the forward dense ``solution``)."""
+    model states from the forward dense ``solution``). The rates come from the model once per
+    time; the equations are numpy here, written apart from the CasADi ones of the NLP."""
     n = len(model.population_names)
     blocks = w.size // n
-    rhs, jacobian = lineage_rhs(model).map(blocks), lineage_jacobian(model).map(blocks)
-    u, p = np.tile(doses[:, None], blocks), np.tile(parameters[:, None], blocks)
+    rates = model.population_rates
+
+    def rates_at(s: float):
+        birth, death, k = rates(solution(s), doses, parameters)
+        return np.asarray(birth).ravel(), np.asarray(death).ravel(), np.asarray(k)
 
     def slope(s: float, y: np.ndarray) -> np.ndarray:
-        x = np.tile(solution(s)[:, None], blocks)
-        return np.asarray(rhs(y.reshape(n, blocks, order="F"), x, u, p)).ravel(order="F")
+        birth, death, k = rates_at(s)
+        W = y.reshape(n, blocks, order="F")
+        ratio = np.exp(W[None, :, :] - W[:, None, :])  # [i, j, block] = u_j / u_i
+        dW = (birth - death)[:, None] - birth[:, None] * np.exp(W) + np.einsum(
+            "ij,ijb->ib", k, ratio - 1.0)
+        return -dW.ravel(order="F")  # d/ds = -d/dtau
 
     def slope_jacobian(s: float, y: np.ndarray):
-        x = np.tile(solution(s)[:, None], blocks)
-        J = np.asarray(jacobian(y.reshape(n, blocks, order="F"), x, u, p))
-        return sparse.block_diag([J[:, k * n:(k + 1) * n] for k in range(blocks)],
-                                 format="csc")
+        birth, _, k = rates_at(s)
+        W = y.reshape(n, blocks, order="F")
+        ratio = np.exp(W[None, :, :] - W[:, None, :])
+        J = -k[:, :, None] * ratio  # d/dw_j of the transition terms of i, j != i
+        diagonal = birth[:, None] * np.exp(W) + np.einsum("ij,ijb->ib", k, ratio)
+        J[np.arange(n), np.arange(n)] = diagonal
+        data = np.moveaxis(J, 2, 0)  # one n x n block per horizon
+        return sparse.bsr_matrix((data, np.arange(blocks), np.arange(blocks + 1)),
+                                 shape=(n * blocks, n * blocks)).tocsc()
 
     result = solve_ivp(slope, (top, bottom), w, method="Radau", jac=slope_jacobian,
                        rtol=RTOL, atol=ATOL)

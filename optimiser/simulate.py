@@ -17,6 +17,7 @@ from models.branching import LINEAGE_OUTPUTS, lineage_output
 from models.errors import NumericalError
 from models.model import Model
 from models.schedule import Schedule
+from optimiser.buffered import BufferedCall
 from optimiser.extinction import Lineages, backward_lineages
 
 RTOL = 1e-10
@@ -88,8 +89,8 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
              samples_per_interval: int = 4, rtol: float = RTOL) -> Trajectory:
     """Integrate the model under ``schedule``; restarts only where a control changes."""
     fractions = schedule.fractions(model)
-    rhs = _BufferedCall(model.f_internal, parameters, (model.n_states,))
-    jacobian = _BufferedCall(model.jac_internal, parameters, (model.n_states, model.n_states))
+    rhs = BufferedCall(model.f_internal, parameters, (model.n_states,))
+    jacobian = BufferedCall(model.jac_internal, parameters, (model.n_states, model.n_states))
     x = np.asarray(model.x0_internal(parameters), dtype=float).ravel()
     if not np.all(np.isfinite(x)):
         raise SimulationError("initial state is not finite (a log-scaled state starts at or below "
@@ -115,27 +116,3 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
         dense.append((nodes[first], nodes[last], solution.sol, fractions[:, first].copy()))
     return Trajectory(model, np.concatenate(pieces_t), np.hstack(pieces_x), parameters,
                       tuple(dense))
-
-
-class _BufferedCall:
-    """Evaluates ``function(x, u, p)`` through preallocated buffers.
-
-    A plain CasADi call from Python costs tens of microseconds in argument conversion; the
-    buffer costs well under one, which makes the tight-tolerance check several times faster.
-    """
-
-    def __init__(self, function, parameters: np.ndarray, shape: tuple[int, ...]) -> None:
-        self.x = np.zeros(function.size1_in(0))
-        self.u = np.zeros(function.size1_in(1))
-        self.p = np.array(parameters, dtype=float)
-        self.out = np.zeros(int(np.prod(shape)))
-        self.shape = shape
-        self.buffer, self.trigger = function.buffer()
-        for i, array in enumerate((self.x, self.u, self.p)):
-            self.buffer.set_arg(i, memoryview(array))
-        self.buffer.set_res(0, memoryview(self.out))
-
-    def __call__(self, _t: float, y: np.ndarray) -> np.ndarray:
-        self.x[:] = y
-        self.trigger()
-        return self.out.reshape(self.shape, order="F").copy()

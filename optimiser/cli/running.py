@@ -135,13 +135,15 @@ def _run_pareto(plan: Plan) -> None:
 
 def _front_table(points) -> Table:
     view = Table(title="residual tumour against IGF-1R inhibitor exposure (Pareto front)")
-    for column in ("exposure (days)", "log10 residual", "lower bound", "gap", "check",
+    for column in ("exposure (days)", "objective", "lower bound", "gap", "P(cure)", "check",
                    "IGF-1R inhibitor days"):
         view.add_column(column)
     for point in points:
         bound = "" if point.lower_bound is None else f"{point.lower_bound:.4f}"
         gap = "" if point.gap is None else f"{point.gap:.4f}"
+        cure = point.check.summary.get("cure_probability")
         view.add_row(f"{point.exposure_days:g}", f"{point.objective:.4f}", bound, gap,
+                     "" if cure is None else f"{cure:.4g}",
                      "passed" if point.check.passed else "FAILED",
                      " ".join(f"{d:g}" for d in point.days) or "none")
     return view

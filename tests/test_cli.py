@@ -66,7 +66,9 @@ def test_export_and_plot_of_the_reported_schedule(default_run):
                   for k in range(int(addl) + 1))
     assert days == report["igf1r_days"]
     with Image.open(out / "figure.png") as image:
-        assert image.format == "PNG" and image.size == (800, 600)
+        # 800 x 750: the persister preset's no-regrowth curve adds a panel of failure
+        # probabilities by day between cells and doses
+        assert image.format == "PNG" and image.size == (800, 750)
         assert "--budget 10d" in image.text["command"]
     assert "exported nonmem" in completed.stderr and "figure written to" in completed.stderr
 

@@ -23,7 +23,8 @@ from models.parameters import ParameterSet
 from models.persister import default_parameters, persister_problem
 from models.schedule import Schedule
 from optimiser.files import write_text_atomic
-from optimiser.pipeline import provenance_record
+from optimiser.integer import contiguous_blocks
+from optimiser.pipeline import provenance_record, solver_for
 from optimiser.plots import require, save_figure
 from optimiser.problem import ControlProblem
 
@@ -182,3 +183,23 @@ def free_profile(problem: ControlProblem, schedule: Schedule) -> np.ndarray:
     """Dose fractions of the problem's (single) free control in ``schedule``, per interval."""
     (name,) = problem.free_names
     return schedule.fractions(problem.model)[problem.model.control_names.index(name)]
+
+
+def block_profile(problem: ControlProblem, start: int, length: int) -> np.ndarray:
+    """The on/off profile of the problem's free control with one block of ``length`` days
+    from ``start`` (the paper-style schedules every experiment compares against)."""
+    w = np.zeros(problem.n_intervals)
+    w[start:start + length] = 1.0
+    return w
+
+
+def best_block(problem: ControlProblem, length: int) -> tuple[int, np.ndarray]:
+    """The single block of ``length`` allowed days with the best objective by the screening
+    simulation (CVODES), and its first day; no drug (from day 0) if no block fits."""
+    (name,) = problem.free_names
+    blocks = contiguous_blocks(problem.window_mask(name), length)
+    if not blocks:
+        return 0, block_profile(problem, 0, 0)
+    values = solver_for(problem).objectives_of(problem, [w[None, :] for w in blocks])
+    block = blocks[int(np.argmin(values))]
+    return int(np.argmax(block)), block

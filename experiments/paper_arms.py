@@ -46,7 +46,7 @@ def run(settings: ExperimentSettings, step: Step) -> ExperimentOutput:
             **{key: result[key] for key in (
                 "initial_cells", "minimum_cells", "day_of_minimum", "final_cells",
                 "log10_final_cells", "eradicated", "max_cells_after_treatment", "no_regrowth",
-                "cure_probability")},
+                "cure_probability", "expected_surviving_lineages")},
             "final_resistant_cells": float(trajectory.states["R"][-1]),
             "expected_outcome_science_brief": expected,
         })
@@ -56,7 +56,8 @@ def run(settings: ExperimentSettings, step: Step) -> ExperimentOutput:
     data = pd.DataFrame(rows)
     return ExperimentOutput(
         data=data, figure=_figure(simulated, model.control_names), findings=_findings(data),
-        table=data.drop(columns=["description", "initial_cells", "max_cells_after_treatment"]),
+        table=data.drop(columns=["description", "initial_cells", "max_cells_after_treatment",
+                                 "expected_surviving_lineages"]),
         settings={"integrator": f"scipy Radau, rtol {RTOL:g}",
                   "detection_limit_cells": DETECTION_LIMIT_CELLS},
         formats={"log10_final_cells": ".3f", "day_of_minimum": ".2f",
@@ -89,10 +90,18 @@ def _findings(data: pd.DataFrame) -> str:
         f"({continuous['igf1r_inhibitor_days'] / combined['igf1r_inhibitor_days']:g} times the "
         "exposure) reaches "
         f"{continuous['minimum_cells']:.2g} cells and {continuous['final_cells']:.3g} at day 100. "
+        f"The chance that no cell is left at day 100 is {combined['cure_probability']:.4f} with "
+        f"the inhibitor on days 0-9 and {continuous['cure_probability']:.4f} on all days "
+        f"({combined['expected_surviving_lineages']:.3g} and "
+        f"{continuous['expected_surviving_lineages']:.3g} expected surviving lineages), although "
+        f"{combined['final_cells']:.3g} and {continuous['final_cells']:.3g} cells are expected: "
+        "the survivors are rare clones, and most runs of the tumour end with none. "
         "Compare each row with the brief's expected outcome in the last column. Outcomes use the "
         "shared definitions: eradicated = fewer than one expected cell at the minimum; no "
         "regrowth = below the detection limit from the end of treatment to day 100; cure "
-        "probability = exp(-cells at day 100).")
+        "probability = the extinction probability of the branching process whose mean is the "
+        "model, exp(-expected surviving lineages) (not exp(-cells at day 100), which treats "
+        "the survivors as independent cells).")
 
 
 def _figure(simulated: list, drugs: list[str]):

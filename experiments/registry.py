@@ -7,7 +7,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Literal
 
-from experiments import budget_sweep, method_comparison, paper_arms, robustness, timing_map
+from experiments import (
+    budget_sweep,
+    cure_curve,
+    method_comparison,
+    paper_arms,
+    robustness,
+    timing_map,
+)
 from experiments.framework import Experiment, ExperimentSettings, Progress, write_outputs
 from models.errors import InputError
 
@@ -15,6 +22,7 @@ from models.errors import InputError
 EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment in (
     paper_arms.EXPERIMENT,
     budget_sweep.EXPERIMENT,
+    cure_curve.EXPERIMENT,
     timing_map.EXPERIMENT,
     robustness.EXPERIMENT,
     method_comparison.EXPERIMENT,

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from experiments import budget_sweep, method_comparison, timing_map
+from experiments import budget_sweep, cure_curve, method_comparison, timing_map
 from experiments.framework import (
     RESULTS_DIR,
     ExperimentSettings,
@@ -44,9 +44,17 @@ def _csv(directory, name):
     return pd.read_csv(directory / f"{name}.csv", comment="#")
 
 
-def _markdown_table(path) -> pd.DataFrame:
-    lines = [line for line in path.read_text().splitlines() if line.startswith("|")]
-    cells = [[cell.strip() for cell in line.strip("|").split("|")] for line in lines]
+def _markdown_table(path, number=0) -> pd.DataFrame:
+    """The ``number``-th table of a Markdown file (0: the experiment's own table)."""
+    tables, previous = [], False
+    for line in path.read_text().splitlines():
+        row = line.startswith("|")
+        if row and not previous:
+            tables.append([])
+        if row:
+            tables[-1].append([cell.strip() for cell in line.strip("|").split("|")])
+        previous = row
+    cells = tables[number]
     return pd.DataFrame(cells[2:], columns=cells[0])
 
 
@@ -64,6 +72,15 @@ def _problem():
 def _resimulated(days):
     """log10 residual cells at day 100 of an on/off IGF-1R schedule by scipy Radau."""
     return simulated_objective(_problem(), _profile(days))
+
+
+def _cure_probability(days, parameters=None):
+    """P(cure) of an on/off IGF-1R schedule: exp(-expected surviving lineages) of a scipy
+    simulation."""
+    problem = _problem()
+    vector = problem.model.parameter_vector(parameters or default_parameters())
+    schedule = problem.schedule({IGF1R_INHIBITOR: _profile(days)})
+    return float(np.exp(-simulate(problem.model, vector, schedule).lineages.expected[-1]))
 
 
 def _arm_log10_final(stem):
@@ -156,6 +173,10 @@ def test_paper_arms_match_a_direct_simulation(reduced):
         assert row["eradicated"] == bool(total.min() < 1.0)
         assert row["final_resistant_cells"] == pytest.approx(trajectory.states["R"][-1],
                                                              rel=1e-9)
+        # the branching process's P(cure), not exp(-cells)
+        expected = trajectory.lineages.expected[-1]
+        assert row["expected_surviving_lineages"] == pytest.approx(expected, rel=1e-6)
+        assert row["cure_probability"] == pytest.approx(np.exp(-expected), rel=1e-6, abs=1e-12)
         assert isinstance(row["expected_outcome_science_brief"], str)
         if schedule.dosing_days("osimertinib") == list(range(40)):
             # the arms the optimiser's problem covers: also agree with CVODES
@@ -181,6 +202,8 @@ def test_budget_sweep_schedules_keep_their_budget_and_resimulate_to_their_object
         assert resimulated == pytest.approx(row["log10_residual_cells"], abs=1e-3)
         assert resimulated == pytest.approx(row["check_log10_residual_cells"], abs=1e-9)
         assert row["check_passed"]
+        assert row["cure_probability"] == pytest.approx(_cure_probability(days), rel=1e-6,
+                                                        abs=1e-12)
         bound = row["lower_bound_log10_cells"]
         for column in ("first_days_log10_residual_cells", "best_block_log10_residual_cells"):
             assert row[column] >= bound - 1e-6
@@ -202,6 +225,70 @@ def test_budget_sweep_ends_are_osimertinib_alone_and_the_continuous_arm(reduced)
     continuous, _ = _arm_log10_final("osimertinib_plus_igf1r_continuous")
     assert data.loc[40, "first_days_log10_residual_cells"] == pytest.approx(
         continuous.final_output("log10_total_cells"), abs=1e-3)
+
+
+# -- cure curve ------------------------------------------------------------------------------------
+
+STRATEGY_COLUMNS = [column for column, _, _ in cure_curve.STRATEGIES.values()]
+
+
+def test_cure_curve_optimum_beats_the_blocks_keeps_below_its_bound_and_rises(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "cure_curve")
+    assert tuple(data["budget_days"]) == cure_curve.REDUCED_BUDGETS
+    assert data["check_passed"].all()
+    optimised = data["cure_probability"]
+    assert np.allclose(data["cure_probability_bound"],
+                       np.exp(-10.0 ** data["lower_bound_log10_lineages"]), rtol=1e-12)
+    for column in ("first_days_cure_probability", "best_block_cure_probability"):
+        assert (optimised >= data[column] - 1e-6).all(), column
+    assert (optimised <= data["cure_probability_bound"] + 1e-6).all()
+    assert (np.diff(optimised) >= -1e-6).all() and optimised.iloc[-1] > optimised.iloc[0]
+    assert np.allclose(data["failure_probability"], 1.0 - optimised, atol=1e-12)
+    assert np.allclose(optimised, np.exp(-data["expected_surviving_lineages"]), rtol=1e-12)
+    shares = data[list(cure_curve.SOURCES.values())]
+    assert ((shares >= 0) & (shares <= 1)).all().all()
+    assert np.allclose(shares.sum(axis=1), 1.0, atol=1e-9)
+    for _, row in data.iterrows():
+        days = expand_days(row["igf1r_days"])
+        assert row["days_used"] == len(days) <= row["budget_days"]
+        assert all(0 <= d < cure_curve.TREATMENT_DAYS for d in days)
+
+
+def test_cure_curve_probabilities_are_those_of_an_independent_simulation(reduced):
+    out, _, _ = reduced
+    for _, row in _csv(out, "cure_curve").iterrows():
+        budget, start = int(row["budget_days"]), int(row["best_block_start_day"])
+        for column, days in (("cure_probability", expand_days(row["igf1r_days"])),
+                             ("first_days_cure_probability", range(budget)),
+                             ("best_block_cure_probability", range(start, start + budget))):
+            assert row[column] == pytest.approx(_cure_probability(days), rel=1e-6,
+                                                abs=1e-12), (budget, column)
+
+
+def test_cure_curve_tables_agree_with_the_data(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "cure_curve").set_index("budget_days")
+    path = out / "cure_curve.md"
+    assert max(len(line) for line in path.read_text().splitlines()
+               if line.startswith("|")) <= 80
+    table = _markdown_table(path).set_index("B")
+    assert [int(b) for b in table.index] == list(data.index)
+    for column, header in cure_curve.HEADERS.items():
+        if column in STRATEGY_COLUMNS:
+            assert np.allclose(table[header].astype(float), data[column], atol=6e-6), header
+    targets = _markdown_table(path, 1).set_index("strategy")
+    assert list(targets.index) == list(cure_curve.STRATEGIES)
+    for label, (column, _, _) in cure_curve.STRATEGIES.items():
+        values = data[column]
+        for target in cure_curve.TARGETS:
+            reached = values.index[values >= target]
+            cell = targets.loc[label, cure_curve.target_header(target)]
+            assert cell == (f"{reached.min()} d" if len(reached) else "not reached")
+            if len(reached):  # the least budget: the one before falls short
+                below = values.index[values.index < reached.min()]
+                assert (values.loc[below] < target).all()
+        assert float(targets.loc[label, "best"]) == pytest.approx(values.max(), abs=6e-6)
 
 
 # -- timing map ------------------------------------------------------------------------------------
@@ -291,6 +378,19 @@ def test_committed_budget_sweep_resimulates():
         assert _resimulated(days) == pytest.approx(row["log10_residual_cells"], abs=1e-3)
 
 
+def test_committed_cure_curve_resimulates():
+    data = _committed("cure_curve").set_index("budget_days")
+    assert tuple(data.index) == cure_curve.FULL_BUDGETS
+    optimised = data["cure_probability"]
+    assert data["check_passed"].all() and (np.diff(optimised) >= -1e-6).all()
+    for column in ("first_days_cure_probability", "best_block_cure_probability"):
+        assert (optimised >= data[column] - 1e-6).all(), column
+    assert (optimised <= data["cure_probability_bound"] + 1e-6).all()
+    row = data.loc[cure_curve.FOCUS_DAYS]
+    assert _cure_probability(expand_days(row["igf1r_days"])) == pytest.approx(
+        row["cure_probability"], rel=1e-6)
+
+
 def test_committed_paper_arms_resimulate():
     for _, row in _committed("paper_arms").iterrows():
         trajectory, _ = _arm_log10_final(row["arm"])
@@ -339,6 +439,12 @@ def test_robustness_summary_and_draws_agree_with_scipy(reduced):
             median, abs=1e-3)
         assert float(table.loc[label, "fraction_eradicated"]) == pytest.approx(
             (group["minimum_cells"] < 1).mean(), abs=0.005)
+        cure = group["cure_probability"]
+        assert np.allclose(cure, np.exp(-group["expected_surviving_lineages"]), rtol=1e-12)
+        for name, value in (("mean", cure.mean()), ("p05", cure.quantile(0.05)),
+                            ("p95", cure.quantile(0.95))):
+            assert float(table.loc[label, f"{name}_cure_probability"]) == pytest.approx(
+                value, abs=6e-4)
     # The evaluation draws are the ensemble's draws for seed + 1: re-simulate two with scipy.
     draws = default_ensemble().sample(default_parameters(), sizes["ensemble"], SEED + 1)
     paper = data[data["schedule"] == "paper days 0-9"].set_index("draw")
@@ -347,6 +453,9 @@ def test_robustness_summary_and_draws_agree_with_scipy(reduced):
         problem = replace(_problem(), parameters=draws[j])
         assert simulated_objective(problem, _profile(range(10))) == pytest.approx(
             paper.loc[j, "log10_residual_cells"], abs=1e-3)
+        # P(cure) from the CVODES states agrees with the scipy check's backward sweep
+        assert _cure_probability(range(10), draws[j]) == pytest.approx(
+            paper.loc[j, "cure_probability"], abs=1e-4)
 
 
 def test_committed_robustness_resimulates():

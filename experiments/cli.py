@@ -28,8 +28,8 @@ def register(app: typer.Typer) -> None:
 def experiment_command(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(
-        help="all, or experiment names: paper_arms, budget_sweep, timing_map, robustness, "
-             "method_comparison")],
+        help="all, or experiment names: paper_arms, budget_sweep, cure_curve, timing_map, "
+             "robustness, method_comparison")],
     reduced: Annotated[bool, typer.Option(
         "--reduced", help="small, fast versions (what the tests run)")] = False,
     seed: Annotated[int, typer.Option(help="seed of searches and parameter draws")] = 0,

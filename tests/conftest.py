@@ -1,4 +1,5 @@
 import os
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -31,3 +32,37 @@ def model():
 @pytest.fixture(scope="session")
 def parameter_vector(model):
     return model.parameter_vector(default_parameters())
+
+
+# A preset in a user's file: a decaying toy tumour whose cells are not declared populations.
+TOY_PRESET = textwrap.dedent('''
+    import casadi as ca
+
+    from models import Control, Model, Parameter, ParameterSet, State
+    from models.registry import Preset
+    from models.regimen import Regimen
+
+
+    def model(**_variant):
+        return Model(
+            name="toy_decay", states=(State("N", "cell", log=True), State("C"),),
+            controls=(Control("drug", dose_unit="mg", reference_dose=2.0),),
+            parameters=(Parameter("growth", "1/day"), Parameter("kill", "1/day")),
+            rhs=lambda x, u, p: {"N": (p.growth - p.kill * x.C) * x.N, "C": u.drug - x.C},
+            initial=lambda p: {"N": 1e6, "C": 0.0},
+            outputs=lambda x, p: {"log10_cells": ca.log10(x.N)})
+
+
+    def parameters():
+        return ParameterSet.from_mapping({"meta": {"name": "toy"}, "parameters": {
+            "growth": {"value": 0.1, "unit": "1/day", "source": "assumption: toy"},
+            "kill": {"value": 0.5, "unit": "1/day", "source": "assumption: toy"}}})
+
+
+    def toy_preset():
+        return Preset(name="toy", description="a decaying toy tumour", build_model=model,
+                      load_parameters=parameters,
+                      regimen=Regimen(fixed=(), free=("drug",), objective="log10_cells",
+                                      treatment_days=10, horizon=20, grid_step=1,
+                                      budget_days=4))
+''')

@@ -1,7 +1,6 @@
 """Presets: the built-in one by name, a user's by module:function or by entry point, and what a
 preset's problem draws on (its own model, parameters and ensemble, never the persister ones)."""
 
-import textwrap
 
 import numpy as np
 import pytest
@@ -12,37 +11,7 @@ from models.registry import ENTRY_POINT_GROUP, PresetError, get_preset, preset_n
 from optimiser.pipeline import optimise
 from optimiser.problem import ProblemError
 
-TOY = textwrap.dedent('''
-    import casadi as ca
-
-    from models import Control, Model, Parameter, ParameterSet, State
-    from models.registry import Preset
-    from models.regimen import Regimen
-
-
-    def model(**_variant):
-        return Model(
-            name="toy_decay", states=(State("N", "cell", log=True), State("C"),),
-            controls=(Control("drug", dose_unit="mg", reference_dose=2.0),),
-            parameters=(Parameter("growth", "1/day"), Parameter("kill", "1/day")),
-            rhs=lambda x, u, p: {"N": (p.growth - p.kill * x.C) * x.N, "C": u.drug - x.C},
-            initial=lambda p: {"N": 1e6, "C": 0.0},
-            outputs=lambda x, p: {"log10_cells": ca.log10(x.N)})
-
-
-    def parameters():
-        return ParameterSet.from_mapping({"meta": {"name": "toy"}, "parameters": {
-            "growth": {"value": 0.1, "unit": "1/day", "source": "assumption: toy"},
-            "kill": {"value": 0.5, "unit": "1/day", "source": "assumption: toy"}}})
-
-
-    def toy_preset():
-        return Preset(name="toy", description="a decaying toy tumour", build_model=model,
-                      load_parameters=parameters,
-                      regimen=Regimen(fixed=(), free=("drug",), objective="log10_cells",
-                                      treatment_days=10, horizon=20, grid_step=1,
-                                      budget_days=4))
-''')
+from .conftest import TOY_PRESET
 
 
 def test_the_built_in_preset_bundles_model_parameters_ensemble_and_problem():
@@ -67,7 +36,7 @@ def test_an_unknown_preset_is_refused_with_the_known_names():
 
 def test_a_preset_in_a_users_file_optimises_with_its_own_model(tmp_path):
     path = tmp_path / "toy.py"
-    path.write_text(TOY)
+    path.write_text(TOY_PRESET)
     preset = get_preset(f"{path}:toy_preset")
     problem = preset.problem()
     assert problem.model.name == "toy_decay" and problem.free_names == ["drug"]
@@ -95,7 +64,7 @@ def test_a_bad_reference_is_refused_in_one_line(tmp_path):
 
 
 def test_a_package_registers_a_preset_through_the_entry_point_group(tmp_path, monkeypatch):
-    (tmp_path / "toy_presets.py").write_text(TOY)
+    (tmp_path / "toy_presets.py").write_text(TOY_PRESET)
     info = tmp_path / "toy_presets-0.1.dist-info"
     info.mkdir()
     (info / "METADATA").write_text("Metadata-Version: 2.1\nName: toy-presets\nVersion: 0.1\n")

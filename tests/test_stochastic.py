@@ -14,7 +14,6 @@ import math
 import os
 import subprocess
 import sys
-import textwrap
 
 import numpy as np
 import pytest
@@ -39,7 +38,7 @@ from optimiser.stochastic import (
     simulate_stochastic,
 )
 
-from .conftest import ARMS
+from .conftest import ARMS, TOY_PRESET
 
 RUNS = int(os.environ.get("PERSISTER_STOCHASTIC_RUNS", "3000"))
 VALIDATION_RUNS = 20_000  # the README's validation; the step's bias is judged at this size
@@ -208,36 +207,6 @@ def test_api_refuses_bad_requests(trajectories):
     assert parse_start_cells("S=2.5", poisson=True).vector(["S", "P", "R"])[0] == 2.5
 
 
-TOY_PRESET = textwrap.dedent('''
-    import casadi as ca
-
-    from models import Control, Model, Parameter, ParameterSet, State
-    from models.registry import Preset
-    from models.regimen import Regimen
-
-
-    def model(**_variant):
-        return Model(
-            name="toy_decay", states=(State("N", "cell", log=True), State("C"),),
-            controls=(Control("drug", dose_unit="mg", reference_dose=2.0),),
-            parameters=(Parameter("growth", "1/day"), Parameter("kill", "1/day")),
-            rhs=lambda x, u, p: {"N": (p.growth - p.kill * x.C) * x.N, "C": u.drug - x.C},
-            initial=lambda p: {"N": 1e6, "C": 0.0},
-            outputs=lambda x, p: {"log10_cells": ca.log10(x.N)})
-
-
-    def parameters():
-        return ParameterSet.from_mapping({"meta": {"name": "toy"}, "parameters": {
-            "growth": {"value": 0.1, "unit": "1/day", "source": "assumption: toy"},
-            "kill": {"value": 0.5, "unit": "1/day", "source": "assumption: toy"}}})
-
-
-    def toy_preset():
-        return Preset(name="toy", description="a toy tumour without populations",
-                      build_model=model, load_parameters=parameters,
-                      regimen=Regimen(fixed=(), free=("drug",), objective="log10_cells",
-                                      treatment_days=10, horizon=20, grid_step=1))
-''')
 
 PAPER_ARM = str(ARMS / "osimertinib_plus_igf1r_days_0_9.json")
 BAD_OPTIONS = [

@@ -114,3 +114,24 @@ def test_target_cure_refuses_bad_combinations(options, message):
     completed = _run(*options)
     assert completed.returncode == 2
     assert message in completed.stderr
+
+
+@pytest.mark.parametrize(("expected", "mean"), [(0.05, 460.0), (2.0, 3e6), (40.0, 5e7)])
+def test_detectable_probability_matches_sampled_compound_poisson_sums(expected, mean):
+    """A Poisson number of exponential clones of mean mean / expected, sampled directly."""
+    from models.persister.outcome import detectable_probability
+
+    rng = np.random.default_rng(5)
+    clones = rng.poisson(expected, 200_000)
+    totals = np.array([rng.exponential(mean / expected, k).sum() for k in clones])
+    sampled = float(np.mean(totals >= 1e6))
+    spread = 3 * math.sqrt(max(sampled * (1 - sampled), 1e-6) / clones.size)
+    assert detectable_probability(expected, mean, 1e6) == pytest.approx(sampled, abs=spread)
+
+
+def test_detectable_probability_follows_the_mean_with_many_lineages():
+    from models.persister.outcome import detectable_probability
+
+    assert detectable_probability(1e6, 4e9, 1e6) == 1.0  # the mean is far above the limit
+    assert detectable_probability(1e6, 1e5, 1e6) < 1e-8  # far below (sum round-off ~5e-10)
+    assert detectable_probability(0.0, 1e5, 1e6) == 0.0

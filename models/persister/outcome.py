@@ -10,6 +10,7 @@ import math
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy import special, stats
 
 from models.schedule import Schedule
 
@@ -67,19 +68,35 @@ def cell_summary(trajectory: Trajectory, detection_limit: float = DETECTION_LIMI
 
 
 def no_regrowth_curve(trajectory: Trajectory, start: float, limit: float) -> tuple:
-    """P(no detectable tumour, at least ``limit`` cells) on each day from ``start`` to the
-    horizon: with Lambda(t) lineages expected alive at t and m(t) mean cells, a surviving
-    lineage's clone is about geometric with mean m / Lambda (exact for one population), so
-    P = exp(-Lambda exp(-limit Lambda / m)). Also returns the extinction figures by each day
-    (the horizon last), from the same backward sweep."""
+    """P(no detectable tumour, fewer than ``limit`` cells) on each day from ``start`` to the
+    horizon. With Lambda(t) lineages expected alive at t (a Poisson number) and m(t) mean
+    cells, each surviving clone is taken as exponential with mean m / Lambda (a geometric
+    clone, exact for one population), so the tumour is a compound Poisson sum
+    (``detectable_probability``). Also returns the extinction figures by each day (the horizon
+    last), from the same backward sweep."""
     horizon = float(trajectory.times[-1])
     days = np.union1d(np.arange(math.ceil(max(start, 1.0)), horizon, dtype=float), [horizon])
     lineages = trajectory.lineages_at(days)
     mean = np.interp(days, trajectory.times, trajectory.output("total_cells"))
-    expected = lineages.expected
-    detectable = expected * np.exp(-limit * expected / mean)
-    return {"days": days.tolist(), "no_regrowth_probability": np.exp(-detectable).tolist(),
-            "cure_probability": lineages.cure_probability.tolist()}, lineages
+    detectable = [detectable_probability(expected, cells, limit)
+                  for expected, cells in zip(lineages.expected, mean, strict=True)]
+    return {"days": days.tolist(), "no_regrowth_probability": (1.0 - np.array(detectable))
+            .tolist(), "cure_probability": lineages.cure_probability.tolist()}, lineages
+
+
+def detectable_probability(expected: float, mean: float, limit: float) -> float:
+    """P(at least ``limit`` cells) for a Poisson(``expected``) number of clones, each
+    exponential with mean ``mean / expected``: 1 - sum_k Poisson(k) P(Gamma(k) < limit /
+    clone mean), the k = 0 term being extinction. The sum runs over the Poisson mass that
+    matters (to 1e-15), so it stays cheap at a million lineages."""
+    if expected <= 0 or mean <= 0:
+        return 0.0
+    scaled_limit = limit * expected / mean  # the limit in clone means
+    spread = 12.0 * math.sqrt(expected) + 12.0
+    clones = np.arange(max(1, math.floor(expected - spread)), math.ceil(expected + spread) + 1)
+    below = math.exp(-expected) + float(np.sum(
+        stats.poisson.pmf(clones, expected) * special.gammainc(clones, scaled_limit)))
+    return float(min(1.0, max(0.0, 1.0 - below)))
 
 
 def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:

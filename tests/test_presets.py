@@ -73,3 +73,16 @@ def test_a_package_registers_a_preset_through_the_entry_point_group(tmp_path, mo
     assert "toy" in preset_names()
     assert get_preset("toy").model.name == "toy_decay"
     assert PRESET.name == "persister"
+
+
+def test_persister_v1_is_the_first_model_under_a_fixed_name():
+    """persister_v1 keeps the first model and parameters reproducible: the same compiled
+    structure and parameter digest as today's default, and the main job's schedule."""
+    v1, default = get_preset("persister_v1"), get_preset("persister")
+    assert v1.name == "persister_v1" and "persister_v1" in preset_names()
+    assert v1.model.structure_key == default.model.structure_key
+    assert v1.parameters.digest == default.parameters.digest
+    result = optimise(v1.problem(budget_days=10))
+    assert result.check.passed
+    assert result.schedule.dosing_days("igf1r_inhibitor") == [0, 1, 2, 3, 4, 8, 22, 28, 33, 38]
+    assert result.objective == pytest.approx(1.7849642032, abs=1e-9)

@@ -1,5 +1,9 @@
 """The built-in preset ``persister``: osimertinib on every treatment day, the IGF-1R inhibitor
-free within the treatment window under a days-on budget, log10 residual cells at day 100."""
+free within the treatment window under a days-on budget, log10 residual cells at day 100.
+
+``persister_v1`` is the same model and parameters under a name that will not move: the model
+of the first version, kept reproducible (its committed experiment results regenerate from it)
+when ``persister`` becomes the next model."""
 
 from __future__ import annotations
 
@@ -23,9 +27,9 @@ REGIMEN = Regimen(fixed=(OSIMERTINIB,), free=(IGF1R_INHIBITOR,), objective="log1
                   budget_days=10.0)
 
 
-def persister_preset() -> Preset:
+def persister_preset(name: str = "persister") -> Preset:
     return Preset(
-        name="persister",
+        name=name,
         description="EGFR-mutant, AXL-low NSCLC xenograft under osimertinib (days 0-40) with a "
                     "transient IGF-1R inhibitor (Wang et al. 2020, "
                     "doi:10.1038/s41467-020-18442-4)",
@@ -39,6 +43,10 @@ def persister_preset() -> Preset:
         outcome=outcome,
         detection_limit=DETECTION_LIMIT_CELLS,
     )
+
+
+def persister_v1_preset() -> Preset:
+    return persister_preset("persister_v1")
 
 
 PRESET = persister_preset()

@@ -13,6 +13,7 @@ from experiments import (
     method_comparison,
     paper_arms,
     robustness,
+    sensitivity,
     timing_map,
 )
 from experiments.framework import Experiment, ExperimentSettings, Progress, write_outputs
@@ -26,6 +27,7 @@ EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment
     timing_map.EXPERIMENT,
     robustness.EXPERIMENT,
     method_comparison.EXPERIMENT,
+    sensitivity.EXPERIMENT,
 )}
 
 

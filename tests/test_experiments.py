@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from experiments import budget_sweep, cure_curve, method_comparison, timing_map
+from experiments import budget_sweep, cure_curve, method_comparison, sensitivity, timing_map
 from experiments.framework import (
     RESULTS_DIR,
     ExperimentSettings,
@@ -18,7 +18,13 @@ from experiments.framework import (
     read_provenance,
 )
 from experiments.registry import EXPERIMENTS, UnknownExperimentError, run_experiments
-from models.persister import IGF1R_INHIBITOR, default_parameters, persister_model, persister_problem
+from models.persister import (
+    IGF1R_INHIBITOR,
+    default_ensemble,
+    default_parameters,
+    persister_model,
+    persister_problem,
+)
 from models.schedule import Schedule
 from optimiser.baseline import simulated_objective
 from optimiser.pipeline import solver_for
@@ -473,3 +479,60 @@ def test_committed_robustness_resimulates():
     problem = replace(_problem(), parameters=draws[j])
     assert simulated_objective(problem, _profile(range(10))) == pytest.approx(
         paper.loc[j, "log10_residual_cells"], abs=1e-3)
+
+
+def _check_sobol_rows(data):
+    """Finite indices; ST at least S1 up to the two confidence half-widths (sampling error)."""
+    for output in sensitivity.OUTPUTS:
+        values = data[[f"{output}_{index}" for index in sensitivity.INDICES]].to_numpy()
+        assert np.isfinite(values).all()
+        s1, s1_conf, st, st_conf = values.T
+        assert (s1_conf >= 0).all() and (st_conf >= 0).all()
+        assert (st >= s1 - s1_conf - st_conf - 1e-9).all()
+
+
+def test_sensitivity_indices_are_finite_over_the_ensembles_parameters(reduced):
+    out, _, _ = reduced
+    data = _csv(out, "sensitivity")
+    assert sorted(data["parameter"]) == sorted(sensitivity.REDUCED["parameters"])
+    assert set(data["parameter"]) <= set(default_ensemble().spreads)
+    _check_sobol_rows(data)
+    assert list(data["cure_ST"]) == sorted(data["cure_ST"], reverse=True)
+    table = _markdown_table(out / "sensitivity.md")
+    assert list(table["parameter"]) == list(data["parameter"])
+    assert max(len(line) for line in (out / "sensitivity.md").read_text().splitlines()
+               if line.startswith("|")) <= 80
+
+
+def test_sensitivity_samples_each_parameter_within_its_documented_range():
+    parameters = default_parameters()
+    names = sorted(default_ensemble().spreads)
+    ranges = sensitivity.sampling_ranges(parameters, names)
+    for name, (scale, low, high) in ranges.items():
+        value = parameters.values[name]
+        assert scale == ("linear" if not value.lower else "log10")
+        ends = [sensitivity.to_parameters(np.array([x if n == name else r[1]
+                                                    for n, r in ranges.items()]), ranges)[name]
+                for x in (low, high)]
+        assert ends == pytest.approx([value.lower or 0.0, value.upper], rel=1e-12)
+
+
+def test_sobol_indices_of_a_linear_function_are_its_variance_shares():
+    """y = sum a_i x_i with independent uniform x_i: S1_i = ST_i = a_i^2 var_i / sum_j a_j^2
+    var_j, var_i = (width_i)^2 / 12; a second output with other weights checks the columns."""
+    bounds = {"x": (0.0, 1.0), "y": (-1.0, 3.0), "z": (2.0, 2.5)}
+    weights = np.array([[2.0, 1.0, 4.0], [0.0, 1.0, 1.0]])
+    widths = np.array([high - low for low, high in bounds.values()])
+    indices, samples = sensitivity.sobol_indices(
+        bounds, lambda x: x @ weights.T, ["first", "second"], 1024, seed=1)
+    assert samples.shape == ((len(bounds) + 2) * 1024, len(bounds))
+    for output, a in zip(("first", "second"), weights, strict=True):
+        shares = a ** 2 * widths ** 2 / np.sum(a ** 2 * widths ** 2)
+        assert indices[f"{output}_S1"].to_numpy() == pytest.approx(shares, abs=0.03)
+        assert indices[f"{output}_ST"].to_numpy() == pytest.approx(shares, abs=0.03)
+
+
+def test_committed_sensitivity_covers_every_spread_parameter():
+    data = _committed("sensitivity")
+    assert sorted(data["parameter"]) == sorted(default_ensemble().spreads)
+    _check_sobol_rows(data)

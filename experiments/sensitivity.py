@@ -21,8 +21,6 @@ from importlib.metadata import version
 
 import numpy as np
 import pandas as pd
-from SALib.analyze import sobol as sobol_analyze
-from SALib.sample import sobol as sobol_sample
 
 from experiments.framework import (
     Experiment,
@@ -36,7 +34,7 @@ from models.parameters import ParameterSet
 from models.persister import default_ensemble, persister_problem
 from optimiser.objectives import Cure
 from optimiser.pipeline import solver_for
-from optimiser.plots import new_figure
+from optimiser.plots import new_figure, require
 
 BUDGET_DAYS = 10
 NOMINAL_DAYS = (0, 1, 2, 3, 4, 8, 22, 28, 33, 38)
@@ -134,6 +132,10 @@ def sobol_indices(bounds: Mapping[str, tuple[float, float]],
     rows of outputs) for inputs uniform within ``bounds``, with bootstrap confidence
     half-widths: one row per input, columns ``<output>_S1``, ``_S1_conf``, ``_ST``,
     ``_ST_conf``. Also returns the samples, (D + 2) * ``base_samples`` rows."""
+    require("SALib")  # the plot extra, with the other experiments' needs
+    from SALib.analyze import sobol as sobol_analyze
+    from SALib.sample import sobol as sobol_sample
+
     problem = {"num_vars": len(bounds), "names": list(bounds),
                "bounds": [list(b) for b in bounds.values()]}
     samples = sobol_sample.sample(problem, base_samples, calc_second_order=False, seed=seed)

@@ -156,3 +156,7 @@ class AmountBudget(Constraint):
             raise BudgetError(f"{self.name} of {self.drug!r} is not bound to a model; give it "
                               "to a ControlProblem, which binds it")
         return ca.sum2(controls[self.drug]) * grid_step * self.reference_dose
+
+
+# Every kind of budget, for code that finds or drops "the budget" among a problem's constraints.
+BUDGET_KINDS = (DaysOnBudget, AucBudget, AmountBudget)

@@ -54,6 +54,19 @@ def lineage_rhs(model: Model) -> ca.Function:
     return cache["rhs"]
 
 
+def flat_rates(model: Model) -> ca.Function:
+    """``(x, u, p) ->`` the populations' rates as one column (birth, death, then the
+    transitions by column), for a buffered call from a scipy integrator."""
+    cache = _cache(model)
+    if "flat_rates" not in cache:
+        rates = model.population_rates
+        x, u, p = (rates.sx_in(i) for i in range(3))
+        birth, death, k = rates(x, u, p)
+        cache["flat_rates"] = ca.Function("flat_rates", [x, u, p],
+                                          [ca.vertcat(birth, death, ca.vec(k))])
+    return cache["flat_rates"]
+
+
 def log_initial_cells(model: Model) -> ca.Function:
     """``x0 -> ln n_i(0)`` of the populations from the initial state (internal coordinates)."""
     cache = _cache(model)

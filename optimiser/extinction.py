@@ -14,12 +14,11 @@ import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-import casadi as ca
 import numpy as np
 import scipy.sparse as sparse
 from scipy.integrate import solve_ivp
 
-from models.branching import lineage_outputs
+from models.branching import flat_rates, lineage_outputs
 from models.errors import NumericalError
 from optimiser.buffered import BufferedCall
 
@@ -88,7 +87,7 @@ def _sweep(model, parameters: np.ndarray, solution, doses: np.ndarray, top: floa
     time; the equations are numpy here, written apart from the CasADi ones of the NLP."""
     n = len(model.population_names)
     blocks = w.size // n
-    rates = BufferedCall(_flat_rates(model), parameters, (n * (n + 2),))
+    rates = BufferedCall(flat_rates(model), parameters, (n * (n + 2),))
     rates.u[:] = doses
 
     def rates_at(s: float):
@@ -121,15 +120,3 @@ def _sweep(model, parameters: np.ndarray, solution, doses: np.ndarray, top: floa
                               f"{top:g}: {result.message}")
     return result.y[:, -1]
 
-
-def _flat_rates(model) -> ca.Function:
-    """The populations' rates as one column (birth, death, transitions by column), for a
-    buffered call."""
-    cache = model.__dict__.setdefault("_branching_functions", {})
-    if "flat_rates" not in cache:
-        rates = model.population_rates
-        x, u, p = (rates.sx_in(i) for i in range(3))
-        birth, death, k = rates(x, u, p)
-        cache["flat_rates"] = ca.Function("flat_rates", [x, u, p],
-                                          [ca.vertcat(birth, death, ca.vec(k))])
-    return cache["flat_rates"]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from constraints.budget import AmountBudget, AucBudget, DaysOnBudget
+from constraints.budget import BUDGET_KINDS
 from constraints.path import TerminalLimit
 from constraints.rules import DoseLevels
 from models.errors import UnreachableError
@@ -31,8 +31,6 @@ from optimiser.integer import (
 from optimiser.nlp import Solution
 from optimiser.objectives import Cure, sign
 from optimiser.problem import ControlProblem, ProblemError
-
-BUDGETS = (AmountBudget, AucBudget, DaysOnBudget)
 
 if TYPE_CHECKING:
     from optimiser.search import SearchSettings, StudyOutcome
@@ -183,7 +181,7 @@ def _require_reachable_cure(problem: ControlProblem, say: Callable[[str], None])
         return
     say("solving for the most reachable P(cure)")
     unbudgeted = replace(problem, objective=Cure(), path_limits=(), constraints=[
-        c for c in problem.constraints if not isinstance(c, BUDGETS)])
+        c for c in problem.constraints if not isinstance(c, BUDGET_KINDS)])
     best = solver_for(unbudgeted).solve_reliably(unbudgeted, "the most reachable P(cure)")
     reachable = math.exp(-10 ** best.lower_bound)
     if max(targets) > reachable:

@@ -24,6 +24,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_serializer, model_seria
 from rich.table import Table
 
 import constraints
+from constraints.budget import BUDGET_KINDS
 from models.schedule import ScheduleDocument
 from optimiser.objectives import Terminal
 
@@ -34,7 +35,6 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / "report.schema.json"
 _CONFIG = {"ser_json_inf_nan": "constants"}
 # A figure the core may give as an int (a pulse count and its limit): kept as it came.
 Number = int | float
-BUDGETS = (constraints.DaysOnBudget, constraints.AucBudget, constraints.AmountBudget)
 LOG10_CELLS = "log10_total_cells"  # the objective the cell-count labels are for
 
 
@@ -277,7 +277,8 @@ class Report(_Part):
 def _budget(result, problem) -> dict | None:
     """The first budget's limit and use, as the checker measured them (None without one);
     days-on budgets keep the ``*_days`` keys."""
-    index = next((k for k, c in enumerate(problem.constraints) if isinstance(c, BUDGETS)), None)
+    index = next((k for k, c in enumerate(problem.constraints)
+                  if isinstance(c, BUDGET_KINDS)), None)
     if index is None:
         return None
     figures = result.check.constraints[index]

@@ -62,6 +62,11 @@ class Control:
 
     ``reference_dose`` (in ``dose_unit`` per day) is the dose given when ``u == 1``; schedules are
     written in dose units and divided by it.
+
+    ``bolus_into`` names a state (in ``dose_unit``, e.g. a gut compartment) that receives the
+    dose ``u * reference_dose`` at once at the start of each control interval: oral dosing as
+    dose events, so concentrations peak. Empty, the model reads ``u`` as a rate held over the
+    interval (an infusion, or an effect compartment).
     """
 
     name: str
@@ -71,6 +76,7 @@ class Control:
     reference_dose: float = 1.0
     description: str = ""
     label: str = ""  # the name reports show (default: ``name``)
+    bolus_into: str = ""
 
     @property
     def display_name(self) -> str:
@@ -127,6 +133,9 @@ class Model:
                 raise ModelError(f"control {control.name!r}: lower bound must be below upper bound")
             if not control.reference_dose > 0:
                 raise ModelError(f"control {control.name!r}: reference_dose must be positive")
+            if control.bolus_into and control.bolus_into not in names_of(self.states):
+                raise ModelError(f"control {control.name!r}: bolus_into {control.bolus_into!r} "
+                                 f"is not a state; name one of {names_of(self.states)}")
         self._symbols  # noqa: B018 - evaluate now so a bad definition fails at declaration
 
     def __getstate__(self) -> dict:
@@ -174,10 +183,16 @@ class Model:
     def log_mask(self) -> np.ndarray:
         return np.array([s.log for s in self.states], dtype=bool)
 
+    @property
+    def has_boluses(self) -> bool:
+        return any(c.bolus_into for c in self.controls)
+
     @cached_property
     def structure_key(self) -> str:
         """Identifies the compiled structure: equal keys mean a solver can be reused."""
-        text = "".join(f.serialize() for f in (self.f_internal, self.x0_internal, self.all_outputs))
+        functions = (self.f_internal, self.x0_internal, self.all_outputs,
+                     *((self.bolus_internal,) if self.has_boluses else ()))
+        text = "".join(f.serialize() for f in functions)
         return hashlib.sha256((text + repr(self.output_names)).encode()).hexdigest()[:16]
 
     # -- symbolic form -------------------------------------------------------------------------
@@ -269,6 +284,21 @@ class Model:
         return ca.Function("f_jacobian", [s["xi"], s["u"], s["p"]], [jacobian])
 
     @cached_property
+    def bolus_internal(self) -> ca.Function:
+        """``(x, u) -> x`` just after the dose events at the start of a control interval
+        (the identity for a model without ``bolus_into``); internal coordinates."""
+        s = self._symbols
+        natural = [s["natural"][i] for i in range(self.n_states)]
+        for k, control in enumerate(self.controls):
+            if control.bolus_into:
+                i = self.state_names.index(control.bolus_into)
+                natural[i] = natural[i] + s["u"][k] * control.reference_dose
+        after = [ca.log(value) if state.log else value
+                 for value, state in zip(natural, self.states, strict=True)]
+        return ca.Function("bolus", [s["xi"], s["u"]], [ca.vertcat(*after)], ["x", "u"],
+                           ["x_after"])
+
+    @cached_property
     def x0_internal(self) -> ca.Function:
         s = self._symbols
         return ca.Function("x0", [s["p"]], [s["x0i"]])
@@ -300,6 +330,10 @@ class Model:
     def parameter_vector(self, parameter_set: ParameterSet) -> np.ndarray:
         """Values in the units the model declares (converted with pint), in declaration order."""
         return parameter_set.vector(self.parameters)
+
+
+def names_of(items: Sequence[State | Control | Parameter]) -> list[str]:
+    return [item.name for item in items]
 
 
 def _population_derivatives(rates: Mapping[str, Rates], x: SimpleNamespace) -> dict:

@@ -29,6 +29,8 @@ class Regimen:
     # NLP step over the drug-free tail (ControlProblem.tail_step), None for the control grid
     tail_step: float | None = None
     budget_days: float = 10.0  # default days-on budget of each free drug
+    # Radau steps of each NLP interval, as fractions of it (ControlProblem.substeps)
+    substeps: tuple[float, ...] = (1.0,)
 
     def validate(self, model: Model) -> None:
         for drug in (*self.fixed, *self.free):

@@ -15,7 +15,7 @@ import numpy as np
 from constraints.base import ConstraintReport
 from models.schedule import Schedule
 from optimiser.problem import ControlProblem
-from optimiser.simulate import ATOL, RTOL, Trajectory, simulate
+from optimiser.simulate import ATOL, RTOL, Trajectory, integrator_name, simulate
 
 OBJECTIVE_TOLERANCE = 1e-3  # in objective units (decades for a log10 objective)
 
@@ -32,12 +32,13 @@ class CheckReport:
     trajectory: Trajectory | None = field(default=None, repr=False)  # nominal parameters
     scenario_objectives: list[float] = field(default_factory=list)  # robust problems only
     summary: dict = field(default_factory=dict)  # the preset's outcome figures, nominal
+    integrator: str = "scipy Radau"  # optimiser.simulate.integrator_name of the model
 
     def figures(self) -> dict:
         """The independent figures, for JSON output."""
         summary = {
             "passed": self.passed,
-            "integrator": f"scipy Radau (rtol {RTOL:g}, atol {ATOL:g})",
+            "integrator": f"{self.integrator} (rtol {RTOL:g}, atol {ATOL:g})",
             "predicted_objective": self.predicted_objective,
             "resimulated_objective": self.resimulated_objective,
             "difference": self.difference,
@@ -73,4 +74,5 @@ def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_object
     return CheckReport(not problems, predicted_objective, resimulated, difference, tolerance,
                        reports, problems, trajectory,
                        values if problem.scenarios else [],
-                       problem.summary(trajectory) if problem.summary is not None else {})
+                       problem.summary(trajectory) if problem.summary is not None else {},
+                       integrator_name(model))

@@ -99,10 +99,10 @@ class Solution:
 class CollocationSolver:
     """Compiles the NLP of one problem structure; ``solve`` takes any problem of that structure."""
 
-    def __init__(self, problem: ControlProblem, degree: int = 5, substeps: int = 1) -> None:
+    def __init__(self, problem: ControlProblem, degree: int = 5) -> None:
         started = time.perf_counter()
         self.structure = problem.structure_key()
-        self.transcription = t = Transcription(problem, degree, substeps)
+        self.transcription = t = Transcription(problem, degree)
         self.N, self.K, self.H, self.S = t.N, t.K, t.H, t.S
         self.n_free = t.n_free
         self.sign = sign(problem.objective)

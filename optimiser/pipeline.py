@@ -31,6 +31,7 @@ from optimiser.integer import (
 from optimiser.nlp import Solution
 from optimiser.objectives import Cure, sign
 from optimiser.problem import ControlProblem, ProblemError
+from optimiser.simulate import integrator_name
 
 if TYPE_CHECKING:
     from optimiser.search import SearchSettings, StudyOutcome
@@ -257,7 +258,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
         timings["relaxed_s"] += again.seconds
     provenance = provenance_record(problem, command, seed)
     schedule = problem.schedule(dict(zip(problem.free_names, free, strict=True)), **provenance)
-    say("re-simulating with scipy Radau (independent check)")
+    say(f"re-simulating with {integrator_name(problem.model)} (independent check)")
     t0 = time.perf_counter()
     check = check_schedule(problem, schedule, fixed.objective)
     timings["check_s"] = time.perf_counter() - t0

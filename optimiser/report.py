@@ -327,13 +327,14 @@ def table(report: Report) -> Table:
                   else f"{rule.used:.4g} {rule.unit}, ")
         view.add_row(rule.name, figure + ("ok" if rule.passed else "VIOLATED"))
     what = "log10 residual" if cells else objective.name
-    view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: scipy Radau "
-                 f"{what} {check.resimulated_objective:.4f} (difference "
+    integrator = check.integrator.split(" (")[0]  # the name, without its tolerances
+    view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: "
+                 f"{integrator} {what} {check.resimulated_objective:.4f} (difference "
                  f"{check.difference:.1e})")
     if check.scenario_objectives is not None:
         values = check.scenario_objectives
         view.add_row(f"{what} per parameter set", f"{min(values):.4f} to "
-                     f"{max(values):.4f} (scipy Radau, {len(values)} sets)")
+                     f"{max(values):.4f} ({integrator}, {len(values)} sets)")
     if check.minimum_cells is not None:
         view.add_row("minimum cells / day", f"{check.minimum_cells:.3g} on day "
                                             f"{check.day_of_minimum:g}")

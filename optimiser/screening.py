@@ -31,7 +31,8 @@ class Screening:
         times = collocation_times([grid_step], self.t.degree, self.t.substeps)
         integrator = ca.integrator("interval_ode", "cvodes", self._dae, 0.0, times,
                                    SIMULATOR_OPTIONS)
-        states = integrator(x0=x, p=ca.vertcat(u, p))["xf"]
+        start = model.bolus_internal(x, u) if model.has_boluses else x  # the dose events
+        states = integrator(x0=start, p=ca.vertcat(u, p))["xf"]
         self._step = ca.Function("step", [x, u, p], [states[:, -1], states])
         self._batches: dict[tuple[int, int], ca.Function] = {}
         self._backward: dict[int, ca.Function] = {}

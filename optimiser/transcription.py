@@ -18,6 +18,7 @@ written once against a view and serve the NLP, the screening and the reported so
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -65,16 +66,19 @@ class Grid:
 
     problem: ControlProblem
     degree: int = DEGREE
-    substeps: int = 1
 
     @property
     def steps(self) -> np.ndarray:
         return self.problem.nlp_steps
 
     @property
+    def substeps(self) -> tuple[float, ...]:
+        return tuple(self.problem.substeps)
+
+    @property
     def n_points(self) -> int:
         """Collocation points per NLP interval."""
-        return self.degree * self.substeps
+        return self.degree * len(self.substeps)
 
     @cached_property
     def node_times(self) -> np.ndarray:
@@ -88,7 +92,8 @@ class Grid:
     def point_weights(self) -> np.ndarray:
         """Quadrature weight (days) of each collocation point."""
         B = radau_matrices(self.degree)[2]
-        return np.concatenate([np.tile(B * length / self.substeps, self.substeps)
+        fractions = np.diff(np.concatenate([[0.0], self.substeps]))
+        return np.concatenate([np.concatenate([B * length * f for f in fractions])
                                for length in self.steps])
 
     def window_points(self, window: tuple[float, float] | None) -> np.ndarray:
@@ -116,14 +121,15 @@ class Grid:
 
 
 def collocation_times(steps: Sequence[float], degree: int = DEGREE,
-                      substeps: int = 1) -> list[float]:
+                      substeps: Sequence[float] = (1.0,)) -> list[float]:
     """The collocation times of consecutive intervals of these lengths, from the first's
-    start."""
+    start; each interval's Radau steps end at the ``substeps`` fractions of it."""
     tau = np.asarray(ca.collocation_points(degree, "radau"))
     starts = np.concatenate([[0.0], np.cumsum(steps)[:-1]])
-    return [start + length / substeps * (s + t)
+    edges = np.concatenate([[0.0], substeps])
+    return [start + length * (a + (b - a) * t)
             for start, length in zip(starts, steps, strict=True)
-            for s in range(substeps) for t in tau]
+            for a, b in itertools.pairwise(edges) for t in tau]
 
 
 @dataclass
@@ -188,10 +194,10 @@ class Transcription:
     columns), the NLP parameters (parameter vectors, fixed controls) and the defect equations
     (initial state, collocation, continuity)."""
 
-    def __init__(self, problem: ControlProblem, degree: int = DEGREE, substeps: int = 1) -> None:
+    def __init__(self, problem: ControlProblem, degree: int = DEGREE) -> None:
         model = problem.model
-        self.grid = Grid(problem, degree, substeps)
-        self.degree, self.substeps = degree, substeps
+        self.grid = Grid(problem, degree)
+        self.degree, self.substeps = degree, self.grid.substeps
         self.nx, self.nu, self.np = model.n_states, len(model.controls), len(model.parameters)
         # Extinction states (ln u per population) follow the model states in X and W; they
         # are fixed at the horizon (u = 1) instead of at the start.
@@ -203,7 +209,7 @@ class Transcription:
         self.free_rows = [model.control_names.index(c) for c in problem.free_names]
         self.fixed_rows = [model.control_names.index(c) for c in problem.fixed_names]
         self.n_free, self.n_fixed = len(self.free_rows), len(self.fixed_rows)
-        self.n_collocation = degree * substeps
+        self.n_collocation = self.grid.n_points
         self.interval = self._interval_function(model)
 
         # A robust problem has S scenarios: one state trajectory per parameter set, all under the
@@ -253,9 +259,13 @@ class Transcription:
         u = ca.SX.sym("u", self.nu)
         p = ca.SX.sym("p", self.np)
         length = ca.SX.sym("length")  # of the interval, days
-        h = length / self.substeps
-        residuals, x_start = [], x0
-        for s in range(self.substeps):
+        # the interval's dose events act on the model states at its start
+        x_start = ca.vertcat(model.bolus_internal(x0[:self.nx], u), x0[self.nx:]) \
+            if model.has_boluses else x0
+        residuals = []
+        edges = (0.0, *self.substeps)
+        for s in range(len(self.substeps)):
+            h = length * (edges[s + 1] - edges[s])
             points = [x_start] + [Wc[:, s * self.degree + j] for j in range(self.degree)]
             for j in range(1, self.degree + 1):
                 slope = sum(C[r, j] * points[r] for r in range(self.degree + 1))

@@ -168,7 +168,7 @@ CATALOGUE: tuple[Bad, ...] = (
         ("--free", "osimertinib", "--budget", "osimertinib=3d", "--budget", "osimertinib=4d",
          *OUT)),
     Bad("preset-unknown", "cli", "unknown preset 'nope'",
-        "give one of ['persister', 'persister_v1']",
+        "give one of ['persister', 'persister_v1', 'persister_v2']",
         ("--preset", "nope", *OUT)),
     Bad("free-names-no-drug", "cli", "--free ',' names no drug",
         "give drugs separated by commas", ("--free", ",", *OUT)),

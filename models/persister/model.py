@@ -37,7 +37,8 @@ from models.parameters import ParameterSet
 OSIMERTINIB = "osimertinib"
 IGF1R_INHIBITOR = "igf1r_inhibitor"
 
-PARAMETERS = (
+# The cell parameters models v1 and v2 share (v2 imports them).
+CELL_PARAMETERS = (
     Parameter("N0", "cell", "tumour cells at the start of treatment", positive=True),
     Parameter("f_P0", "1", "persister fraction before treatment", positive=True),
     Parameter("R0", "cell", "expected resistant cells before treatment", positive=True),
@@ -46,6 +47,9 @@ PARAMETERS = (
     Parameter("r_P", "1/day", "growth rate of persisters (slow-cycling)"),
     Parameter("r_R", "1/day", "growth rate of resistant cells"),
     Parameter("k_S", "1/day", "osimertinib kill rate of sensitive cells at full effect"),
+)
+PARAMETERS = (
+    *CELL_PARAMETERS,
     Parameter("alpha", "1/day", "S -> P switching rate at full osimertinib effect, IGF-1R low"),
     Parameter("beta", "1", "fold increase of switching at full IGF-1R induction"),
     Parameter("rho", "1/day", "P -> S reversion rate without osimertinib"),

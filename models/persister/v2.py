@@ -41,7 +41,7 @@ import casadi as ca
 from models.ensemble import Ensemble
 from models.model import Control, Model, Parameter, Rates, State
 from models.parameters import ParameterSet
-from models.persister.model import IGF1R_INHIBITOR, OSIMERTINIB
+from models.persister.model import CELL_PARAMETERS, IGF1R_INHIBITOR, OSIMERTINIB
 from models.persister.model import _outputs as cell_outputs
 
 FOXA1_INHIBITOR = "foxa1_inhibitor"
@@ -79,14 +79,7 @@ def _parameters(dosing: Dosing) -> tuple[Parameter, ...]:
                          positive=True),
                Parameter(f"t_half_{tag}", "day", f"{drug} elimination half-life", positive=True)]
     return (
-        Parameter("N0", "cell", "tumour cells at the start of treatment", positive=True),
-        Parameter("f_P0", "1", "persister fraction before treatment", positive=True),
-        Parameter("R0", "cell", "expected resistant cells before treatment", positive=True),
-        Parameter("K", "cell", "carrying capacity", positive=True),
-        Parameter("r_S", "1/day", "growth rate of sensitive cells"),
-        Parameter("r_P", "1/day", "growth rate of persisters (slow-cycling)"),
-        Parameter("r_R", "1/day", "growth rate of resistant cells"),
-        Parameter("k_S", "1/day", "osimertinib kill rate of sensitive cells at full effect"),
+        *CELL_PARAMETERS,
         Parameter("alpha", "1/day", "S -> P switching at full osimertinib effect, no signal"),
         Parameter("beta", "1", "fold increase of switching at full IGF-1R signal"),
         Parameter("rho", "1/day", "P -> S reversion rate without osimertinib"),

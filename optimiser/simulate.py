@@ -132,7 +132,8 @@ def integration_method(model: Model) -> str:
     """Radau for models without dose events (stiff switching terms); LSODA (stiff or Adams,
     switched by the integrator) between dose events, where the fast transients after each dose
     are not stiff: on the v2 osimertinib-alone arm 0.44 s against 4-7 s with Radau at rtol
-    1e-10, the final log10 cells equal to 1e-9 decades (bench/README.md)."""
+    1e-10, the final log10 cells equal to 1e-9 decades (a one-off measurement, not yet a
+    benchmark)."""
     return "LSODA" if model.has_boluses else "Radau"
 
 

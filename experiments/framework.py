@@ -21,6 +21,7 @@ import pandas as pd
 
 from models.parameters import ParameterSet
 from models.persister import default_parameters, persister_problem
+from models.registry import get_preset
 from models.schedule import Schedule
 from optimiser.files import write_text_atomic
 from optimiser.integer import contiguous_blocks
@@ -79,13 +80,16 @@ class Experiment:
     name: str
     title: str
     run: Callable[[ExperimentSettings, Step], ExperimentOutput]
+    # the preset whose model and parameters it runs on, when not model v1 with the settings'
+    preset: str | None = None
 
 
 def provenance(experiment: Experiment, settings: ExperimentSettings,
                output: ExperimentOutput) -> dict[str, str]:
     """Flat ``key: value`` strings; no dates or run times, so reruns that compute the same
     numbers write the same provenance."""
-    problem = persister_problem(parameters=settings.parameters)
+    problem = (get_preset(experiment.preset).problem() if experiment.preset else
+               persister_problem(parameters=settings.parameters))
     record = provenance_record(problem, settings.command)
     for package in EXTRA_PACKAGES:
         try:

@@ -10,6 +10,7 @@ from typing import Literal
 from experiments import (
     budget_sweep,
     cure_curve,
+    foxa1_vs_igf1r,
     method_comparison,
     paper_arms,
     robustness,
@@ -28,6 +29,7 @@ EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment
     robustness.EXPERIMENT,
     method_comparison.EXPERIMENT,
     sensitivity.EXPERIMENT,
+    foxa1_vs_igf1r.EXPERIMENT,
 )}
 
 

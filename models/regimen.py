@@ -1,6 +1,7 @@
 """The shape of a dosing study: which drugs are fixed and which free, when, on what grid.
 
-Fixed drugs are given at their reference dose on every treatment day ``[0, treatment_days)``;
+Fixed drugs are given at their reference dose on every treatment interval ``[0,
+treatment_days)``, or every ``dose_every`` days (osimertinib once daily on a half-day grid);
 free drugs may be given on those days, under a days-on budget each unless a problem says
 otherwise. The objective is a model output at the horizon, minimised, unless a problem says
 otherwise. A regimen is data: ``optimiser.build`` turns it into a ControlProblem.
@@ -31,6 +32,8 @@ class Regimen:
     budget_days: float = 10.0  # default days-on budget of each free drug
     # Radau steps of each NLP interval, as fractions of it (ControlProblem.substeps)
     substeps: tuple[float, ...] = (1.0,)
+    # (fixed drug, days between its doses): a multiple of the grid step; others every interval
+    dose_every: tuple[tuple[str, float], ...] = ()
 
     def validate(self, model: Model) -> None:
         for drug in (*self.fixed, *self.free):
@@ -41,3 +44,10 @@ class Regimen:
         if not self.free:
             raise RegimenError("a regimen needs at least one free drug to optimise")
         model.output_function(self.objective)
+        for drug, period in self.dose_every:
+            if drug not in self.fixed:
+                raise RegimenError(f"dose_every names {drug!r}, which the regimen does not fix")
+            if not (period > 0 and abs(period / self.grid_step - round(period / self.grid_step))
+                    < 1e-9):
+                raise RegimenError(f"{drug!r} is dosed every {period:g} d, not a whole number "
+                                   f"of grid steps of {self.grid_step:g} d")

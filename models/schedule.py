@@ -28,6 +28,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from models.model import Model
 
 SCHEDULE_SCHEMA_VERSION = 1
+DAYS_PER_MONTH = 365.25 / 12  # a mean calendar month, for clinical horizons
 _GRID_TOLERANCE = 1e-9
 
 

@@ -92,7 +92,8 @@ def problem_from_preset(preset: Preset, budget_days: float | None = None,
         parameters=parameters,
         objective=objective,
         free={drug: (0.0, treatment_days) for drug in free},
-        fixed={drug: on_treatment for drug in regimen.fixed if drug not in free},
+        fixed={drug: on_treatment * _dose_days(regimen, drug, n, grid_step)
+               for drug in regimen.fixed if drug not in free},
         constraints=constraints,
         horizon=horizon,
         grid_step=grid_step,
@@ -102,6 +103,16 @@ def problem_from_preset(preset: Preset, budget_days: float | None = None,
         ensemble=preset.ensemble,
         summary=preset.summary,
     )
+
+
+def _dose_days(regimen, drug: str, n: int, grid_step: float) -> np.ndarray:
+    """1 on the intervals that start with a dose of a fixed drug (``Regimen.dose_every``)."""
+    period = dict(regimen.dose_every).get(drug, grid_step)
+    if abs(period / grid_step - round(period / grid_step)) > 1e-9 or period < grid_step:
+        raise ProblemError(f"{drug} is given every {period:g} d, which is not a whole number "
+                           f"of grid steps of {grid_step:g} d; give --grid {period:g} or a "
+                           "divisor of it")
+    return (np.arange(n) % round(period / grid_step) == 0).astype(float)
 
 
 def _budget(preset: Preset, model, parameters: ParameterSet, drug: str, objective: Objective,

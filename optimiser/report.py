@@ -25,7 +25,7 @@ from rich.table import Table
 
 import constraints
 from constraints.budget import BUDGET_KINDS
-from models.schedule import ScheduleDocument
+from models.schedule import DAYS_PER_MONTH, ScheduleDocument
 from optimiser.objectives import Terminal
 
 SCHEMA_ID = "urn:persister-opt:schema:report:v1"
@@ -131,11 +131,19 @@ class NoRegrowthCurve(_CorePart):
     cure_probability: list[float]
 
 
+class NoProgressionByMonth(_CorePart):
+    """By each month end from the first response: P(tumour below the detection limit)."""
+
+    months: list[int]
+    no_progression_probability: list[float]
+
+
 class Check(_CorePart):
     optional = ("scenario_objectives", "initial_cells", "minimum_cells", "day_of_minimum",
                 "final_cells", "log10_final_cells", "eradicated", "cure_probability",
                 "failure_probability", "expected_surviving_lineages", "failure_sources",
-                "time_to_regrowth", "no_regrowth_curve")
+                "time_to_regrowth", "no_regrowth_curve", "time_to_progression",
+                "no_progression_by_month")
     nullable = ("time_to_regrowth",)
     passed: bool
     integrator: str
@@ -165,6 +173,10 @@ class Check(_CorePart):
         "first day after treatment the mean tumour reaches the detection limit; null: not "
         "before the horizon"))
     no_regrowth_curve: NoRegrowthCurve | None = None
+    time_to_progression: float | None = Field(None, description=(
+        "presets with a clinical outcome: first day after its nadir the mean tumour is back at "
+        "the detection limit (0: it never fell below)"))
+    no_progression_by_month: NoProgressionByMonth | None = None
 
 
 class Solver(_CorePart):
@@ -346,6 +358,8 @@ def table(report: Report) -> Table:
         regrowth = check.time_to_regrowth
         view.add_row("regrowth (mean tumour)", "not before the horizon" if regrowth is None
                      else f"day {regrowth:g}")
+    if check.no_progression_by_month is not None:
+        view.add_row("progression (mean tumour)", _progression(check))
     if report.study is not None:
         study = report.study
         view.add_row("discrete search", f"study {study.study} in {study.storage}: "
@@ -355,6 +369,17 @@ def table(report: Report) -> Table:
                      if study.best_objective is not None else "no feasible trial")
     view.add_row("time taken", f"{report.timings_s['wall']:.1f} s")
     return view
+
+
+def _progression(check: Check) -> str:
+    """Time to progression in months, then P(no progression) at a few month ends."""
+    day = check.time_to_progression
+    months = check.no_progression_by_month
+    when = ("not before the horizon" if day is None else "no response" if day == 0
+            else f"day {day:g} (month {day / DAYS_PER_MONTH:.1f})")
+    shown = [(m, p) for m, p in zip(months.months, months.no_progression_probability,
+                                    strict=True) if m % 3 == 0]
+    return when + "".join(f"; P(none by month {m}) {p:.2f}" for m, p in shown[:4])
 
 
 def schema() -> dict[str, Any]:

@@ -61,6 +61,8 @@ SECONDS = 20  # a bad input fails before any solve; the default solve alone take
 DEFAULT_TOML = (REPO / "models" / "persister" / "data" / "default.toml").read_text()
 UNREACHABLE = "postgresql+psycopg://u:p@127.0.0.1:9/db"  # nothing listens on port 9
 OUT = ("--out", "{tmp}/out")
+# Parameter files are written from model v1's set, so they are given to its preset.
+V1 = ("--preset", "persister_v1")
 
 
 @dataclass(frozen=True)
@@ -168,13 +170,14 @@ CATALOGUE: tuple[Bad, ...] = (
         ("--free", "osimertinib", "--budget", "osimertinib=3d", "--budget", "osimertinib=4d",
          *OUT)),
     Bad("preset-unknown", "cli", "unknown preset 'nope'",
-        "give one of ['persister', 'persister_v1', 'persister_v2']",
+        "give one of ['persister', 'persister_human', 'persister_v1', 'persister_v2']",
         ("--preset", "nope", *OUT)),
     Bad("free-names-no-drug", "cli", "--free ',' names no drug",
         "give drugs separated by commas", ("--free", ",", *OUT)),
-    Bad("free-unknown-drug", "cli", "model 'persister' has no control 'nosuch'",
-        "use one of ['osimertinib', 'igf1r_inhibitor']", ("--free", "nosuch", *OUT)),
-    Bad("objective-unknown-output", "cli", "model 'persister' has no output 'nosuch'",
+    Bad("free-unknown-drug", "cli", "model 'persister_v2' has no control 'nosuch'",
+        "use one of ['osimertinib', 'igf1r_inhibitor', 'foxa1_inhibitor']",
+        ("--free", "nosuch", *OUT)),
+    Bad("objective-unknown-output", "cli", "model 'persister_v2' has no output 'nosuch'",
         "it has ['log10_total_cells', 'total_cells']", ("--objective", "nosuch", *OUT)),
     Bad("objective-not-understood", "cli", "--objective 'foo:bar' is not understood",
         "cure, exposure[:DRUG] or integral:OUTPUT", ("--objective", "foo:bar", *OUT)),
@@ -341,35 +344,38 @@ CATALOGUE: tuple[Bad, ...] = (
     Bad("parameter-file-missing", "parameter-file", "does not exist", "check the path",
         ("--parameters", "{tmp}/nonexistent.toml", *OUT)),
     Bad("parameter-not-a-number", "parameter-file", "parameter 'r_S': value 'fast' is not a "
-        "number", "give a finite number", ("--parameters", "{tmp}/p.toml", *OUT),
+        "number", "give a finite number", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("r_S", value='"fast"')},
-        shown='`optimise --parameters P.toml`, `r_S` value `"fast"`'),
+        shown='`optimise --preset persister_v1 --parameters P.toml`, `r_S` value `"fast"`'),
     Bad("parameter-nan", "parameter-file", "parameter 'k_P': value nan is not finite",
-        "give a finite number", ("--parameters", "{tmp}/p.toml", *OUT),
+        "give a finite number", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("k_P", value="nan")},
-        shown="`optimise --parameters P.toml`, `k_P` value `nan`"),
+        shown="`optimise --preset persister_v1 --parameters P.toml`, `k_P` value `nan`"),
     Bad("parameter-negative", "parameter-file", "parameter 'r_S' is -0.2 1/day but must be "
-        "non-negative", "give a non-negative value", ("--parameters", "{tmp}/p.toml", *OUT),
+        "non-negative", "give a non-negative value", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("r_S", value="-0.2")},
-        shown="`optimise --parameters P.toml`, `r_S` value `-0.2`"),
+        shown="`optimise --preset persister_v1 --parameters P.toml`, `r_S` value `-0.2`"),
     Bad("parameter-zero-half-life", "parameter-file", "parameter 't_half_F' is 0 day but must be "
         "positive", "give a positive value",
-        ("simulate", "--schedule", "{arms}/vehicle.json", "--parameters", "{tmp}/p.toml", *OUT),
+        (*V1, "simulate", "--schedule", "{arms}/vehicle.json", "--parameters", "{tmp}/p.toml",
+         *OUT),
         files={"p.toml": _parameters("t_half_F", value="0")},
-        shown="`optimise simulate --schedule S.json --parameters P.toml`, `t_half_F` value 0"),
+        shown="`optimise --preset persister_v1 simulate --schedule S.json --parameters "
+              "P.toml`, `t_half_F` value 0"),
     Bad("parameter-file-corrupt", "parameter-file", "is not valid TOML", "fix the syntax",
-        ("--parameters", "{tmp}/p.toml", *OUT),
+        (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": DEFAULT_TOML.replace("[parameters.K]", "[parameters.K", 1)},
-        shown="`optimise --parameters P.toml`, a table header without its `]`"),
+        shown="`optimise --preset persister_v1 --parameters P.toml`, a table header without "
+              "its `]`"),
     Bad("parameter-missing", "parameter-file", "lacks ['K']",
-        "add them with value, unit and source", ("--parameters", "{tmp}/p.toml", *OUT),
+        "add them with value, unit and source", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("K")},
-        shown="`optimise --parameters P.toml`, no `[parameters.K]`"),
+        shown="`optimise --preset persister_v1 --parameters P.toml`, no `[parameters.K]`"),
     Bad("parameter-unit-incompatible", "parameter-file",
         "parameter 'r_S': unit 'cell' cannot be converted to '1/day'", "give it in '1/day'",
-        ("--parameters", "{tmp}/p.toml", *OUT),
+        (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("r_S", "unit", '"cell"')},
-        shown='`optimise --parameters P.toml`, `r_S` unit `"cell"`'),
+        shown='`optimise --preset persister_v1 --parameters P.toml`, `r_S` unit `"cell"`'),
     # -- Python API -----------------------------------------------------------------------------
     Bad("lineage-output-as-path-limit", "api", "model 'persister' has no output "
         "'cure_probability'", "and, at the horizon, ['cure_probability'",

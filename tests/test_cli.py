@@ -10,6 +10,10 @@ import pytest
 
 from .conftest import ARMS
 
+# The command line's mechanics are tested on model v1 (its numbers pinned, fast); the default
+# preset, model v2, in test_default_main_job_runs_model_v2.
+V1 = ("--preset", "persister_v1")
+
 
 def _run(*args, timeout=600):
     return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
@@ -19,7 +23,7 @@ def _run(*args, timeout=600):
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    completed = _run("--budget", "10d", "--json", "--out", str(out), "--export", "nonmem",
+    completed = _run(*V1, "--budget", "10d", "--json", "--out", str(out), "--export", "nonmem",
                      "--plot", str(out / "figure.png"))
     return completed, out
 
@@ -73,10 +77,23 @@ def test_export_and_plot_of_the_reported_schedule(default_run):
     assert "exported nonmem" in completed.stderr and "figure written to" in completed.stderr
 
 
+def test_default_main_job_runs_model_v2():
+    """The README's main job on the default preset: model v2, re-simulated between dose events
+    by LSODA, with a gap that is reported rather than hidden (saturating oral doses make the
+    relaxed bound loose)."""
+    completed = _run("--budget", "10d", "--json")
+    assert completed.returncode == 0, completed.stderr
+    report = json.loads(completed.stdout)
+    assert report["provenance"]["model"] == "persister_v2"
+    assert report["check"]["passed"] is True and report["check"]["integrator"].startswith("LSODA")
+    assert report["budget"]["used_days"] == pytest.approx(10.0)
+    assert report["gap"] >= -1e-7 and report["objective"]["value"] >= report["lower_bound"]["value"]
+
+
 def test_pareto_front_figure(tmp_path):
     from PIL import Image
 
-    completed = _run("--budget", "10d", "--pareto", "--trials", "3", "--runs-dir",
+    completed = _run(*V1, "--budget", "10d", "--pareto", "--trials", "3", "--runs-dir",
                      str(tmp_path), "--plot", str(tmp_path / "front.png"))
     assert completed.returncode == 0, completed.stderr
     with Image.open(tmp_path / "front.png") as image:
@@ -84,8 +101,9 @@ def test_pareto_front_figure(tmp_path):
 
 
 def test_export_command_writes_the_format_asked(tmp_path):
-    completed = _run("export", "--schedule", str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"),
-                     "--format", "physicell", "--out", str(tmp_path / "pc"))
+    completed = _run(*V1, "export", "--schedule",
+                     str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--format",
+                     "physicell", "--out", str(tmp_path / "pc"))
     assert completed.returncode == 0, completed.stderr
     listed = sorted(Path(line).name for line in completed.stdout.split())
     assert listed == ["igf1r_inhibitor_dose_schedule.csv", "osimertinib_dose_schedule.csv",
@@ -95,12 +113,12 @@ def test_export_command_writes_the_format_asked(tmp_path):
 
 
 def test_simulate_reports_paper_arm_outcome():
-    completed = _run("simulate", "--schedule", str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"),
-                     "--json")
+    completed = _run(*V1, "simulate", "--schedule",
+                     str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--json")
     assert completed.returncode == 0, completed.stderr
     outcome = json.loads(completed.stdout)
     assert outcome["eradicated"] is True and outcome["no_regrowth"] is True
-    regrows = json.loads(_run("simulate", "--schedule", str(ARMS / "osimertinib_alone.json"),
+    regrows = json.loads(_run(*V1, "simulate", "--schedule", str(ARMS / "osimertinib_alone.json"),
                               "--json").stdout)
     assert regrows["eradicated"] is False and regrows["no_regrowth"] is False
 
@@ -117,7 +135,7 @@ def test_failed_check_exits_1_and_is_not_reported_as_success(monkeypatch):
         return check_schedule(problem, schedule, predicted, tolerance=0.0)
 
     monkeypatch.setattr(optimiser.pipeline, "check_schedule", strict)
-    result = CliRunner().invoke(app, ["--budget", "10d", "--json"])
+    result = CliRunner().invoke(app, [*V1, "--budget", "10d", "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)
     assert report["check"]["passed"] is False
@@ -125,7 +143,7 @@ def test_failed_check_exits_1_and_is_not_reported_as_success(monkeypatch):
 
 
 def test_auc_budget_from_the_command_line():
-    completed = _run("--budget", "auc:0.15mM*h", "--json")
+    completed = _run(*V1, "--budget", "auc:0.15mM*h", "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["budget"]["kind"] == "auc"

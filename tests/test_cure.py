@@ -20,7 +20,9 @@ from optimiser.simulate import simulate
 
 
 def _run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
+    """The command line on model v1, whose cure figures these tests check independently."""
+    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()",
+                           "--preset", "persister_v1", *args],
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -9,7 +9,14 @@ import pandas as pd
 import pytest
 from PIL import Image
 
-from experiments import budget_sweep, cure_curve, method_comparison, sensitivity, timing_map
+from experiments import (
+    budget_sweep,
+    cure_curve,
+    foxa1_vs_igf1r,
+    method_comparison,
+    sensitivity,
+    timing_map,
+)
 from experiments.framework import (
     RESULTS_DIR,
     ExperimentSettings,
@@ -25,6 +32,8 @@ from models.persister import (
     persister_model,
     persister_problem,
 )
+from models.persister.v2 import FOXA1_INHIBITOR
+from models.registry import get_preset
 from models.schedule import Schedule
 from optimiser.baseline import simulated_objective
 from optimiser.pipeline import solver_for
@@ -35,6 +44,15 @@ from .conftest import ARMS
 COMMAND = "pytest tests/test_experiments.py"
 SEED = 3  # not the default, so provenance must come from the settings
 REGENERATE = "committed results are stale: regenerate them with `optimise experiment all`"
+
+
+def _made_from(name):
+    """The parameter set and model an experiment's outputs must name: its preset's, or model
+    v1 with the default parameters."""
+    preset = EXPERIMENTS[name].preset
+    if preset is None:
+        return default_parameters(), persister_model().structure_key
+    return get_preset(preset).parameters, get_preset(preset).model.structure_key
 
 
 @pytest.fixture(scope="module")
@@ -114,9 +132,10 @@ def test_every_output_carries_the_same_provenance(reduced):
         assert stamp["seed"] == str(SEED)
         assert stamp["command"] == COMMAND
         assert stamp["reduced"] == "True"
-        assert stamp["parameter_set"] == default_parameters().name
-        assert stamp["parameter_hash"] == default_parameters().digest
-        assert stamp["model_hash"] == persister_model().structure_key
+        parameters, model_hash = _made_from(name)
+        assert stamp["parameter_set"] == parameters.name
+        assert stamp["parameter_hash"] == parameters.digest
+        assert stamp["model_hash"] == model_hash
         assert stamp["versions.casadi"] == casadi.__version__
         data = _csv(out, name)
         assert len(data) > 0 and not any(c.startswith("Unnamed") for c in data.columns)
@@ -364,8 +383,9 @@ def _committed(name):
         assert (RESULTS_DIR / f"{name}.{suffix}").exists(), REGENERATE
     stamp = read_provenance(csv)
     assert stamp["reduced"] == "False" and stamp["experiment"] == name
-    assert stamp["parameter_hash"] == default_parameters().digest, REGENERATE
-    assert stamp["model_hash"] == persister_model().structure_key, REGENERATE
+    parameters, model_hash = _made_from(name)
+    assert stamp["parameter_hash"] == parameters.digest, REGENERATE
+    assert stamp["model_hash"] == model_hash, REGENERATE
     return pd.read_csv(csv, comment="#")
 
 
@@ -536,3 +556,44 @@ def test_committed_sensitivity_covers_every_spread_parameter():
     data = _committed("sensitivity")
     assert sorted(data["parameter"]) == sorted(default_ensemble().spreads)
     _check_sobol_rows(data)
+
+
+def _check_foxa1_vs_igf1r(data: pd.DataFrame, reduced_run: bool) -> None:
+    """The strategies' figures against a fresh scipy simulation of each schedule's days, the
+    FOXA1 inhibitor's glucose at its basal level, and the shortest courses' target."""
+    preset = get_preset(foxa1_vs_igf1r.PRESET)
+    basal = preset.parameters.values["G_b"].value
+    rows = data.set_index(["strategy", "budget"])
+    for strategy, drugs in foxa1_vs_igf1r.STRATEGIES.items():
+        equal = rows.loc[(strategy, "equal")]
+        for drug, column in ((IGF1R_INHIBITOR, "igf1r_days"), (FOXA1_INHIBITOR, "foxa1_days")):
+            assert equal[column] == (foxa1_vs_igf1r.BUDGET_DAYS if drug in drugs else 0)
+        glucose_rises = IGF1R_INHIBITOR in drugs
+        assert (equal["peak_glucose_mg_dl"] > basal + 20) == glucose_rises
+        if not glucose_rises:
+            assert equal["peak_glucose_mg_dl"] == pytest.approx(basal, rel=1e-6)
+        shortest = rows.loc[(strategy, "shortest")]
+        if not pd.isna(shortest["cure_probability"]):
+            assert shortest["cure_probability"] >= foxa1_vs_igf1r.TARGET_CURE - 5e-3
+    both, alone = rows.loc[("both", "equal")], rows.loc[("IGF-1R inhibitor only", "equal")]
+    assert both["cure_probability"] >= alone["cure_probability"]
+    assert both["persisters_day_14"] < alone["persisters_day_14"]
+    if reduced_run:  # days 0-9 of each drug: the figures of an independent simulation
+        model = preset.model_with(("glucose",))
+        problem = preset.problem(free=(IGF1R_INHIBITOR,))
+        w = np.zeros(problem.n_intervals)
+        w[:foxa1_vs_igf1r.BUDGET_DAYS] = 1.0
+        trajectory = simulate(model, model.parameter_vector(preset.parameters),
+                              problem.schedule({IGF1R_INHIBITOR: w}))
+        assert alone["cure_probability"] == pytest.approx(
+            np.exp(-trajectory.lineages.expected[-1]), rel=1e-6)
+        assert alone["peak_glucose_mg_dl"] == pytest.approx(trajectory.output("glucose").max())
+
+
+def test_foxa1_vs_igf1r_reduced_agrees_with_a_direct_simulation(reduced):
+    out, _, _ = reduced
+    _check_foxa1_vs_igf1r(_csv(out, "foxa1_vs_igf1r"), reduced_run=True)
+
+
+def test_committed_foxa1_vs_igf1r_keeps_its_claims():
+    _check_foxa1_vs_igf1r(_committed("foxa1_vs_igf1r"), reduced_run=False)

@@ -15,7 +15,7 @@ from .conftest import TOY_PRESET
 
 
 def test_the_built_in_preset_bundles_model_parameters_ensemble_and_problem():
-    preset = get_preset("persister")
+    preset = get_preset("persister_v1")
     assert "persister" in preset_names()
     assert preset.model.name == "persister"
     assert preset.parameters.digest == default_parameters().digest
@@ -72,16 +72,20 @@ def test_a_package_registers_a_preset_through_the_entry_point_group(tmp_path, mo
     monkeypatch.syspath_prepend(str(tmp_path))
     assert "toy" in preset_names()
     assert get_preset("toy").model.name == "toy_decay"
-    assert PRESET.name == "persister"
+    assert get_preset("persister").name == "persister"
 
 
 def test_persister_v1_is_the_first_model_under_a_fixed_name():
     """persister_v1 keeps the first model and parameters reproducible: the same compiled
-    structure and parameter digest as today's default, and the main job's schedule."""
-    v1, default = get_preset("persister_v1"), get_preset("persister")
+    structure and parameter digest as the experiments' problem, and the first version's main
+    job schedule. The default ``persister`` is model v2, the same as ``persister_v2``."""
+    v1, default, v2 = (get_preset(name) for name in ("persister_v1", "persister", "persister_v2"))
     assert v1.name == "persister_v1" and "persister_v1" in preset_names()
-    assert v1.model.structure_key == default.model.structure_key
-    assert v1.parameters.digest == default.parameters.digest
+    assert v1.model.structure_key == PRESET.model.structure_key
+    assert v1.parameters.digest == PRESET.parameters.digest
+    assert default.name == "persister" and default.model.name == "persister_v2"
+    assert default.model.structure_key == v2.model.structure_key
+    assert default.parameters.digest == v2.parameters.digest
     result = optimise(v1.problem(budget_days=10))
     assert result.check.passed
     assert result.schedule.dosing_days("igf1r_inhibitor") == [0, 1, 2, 3, 4, 8, 22, 28, 33, 38]

@@ -15,7 +15,8 @@ from optimiser.report import SCHEMA_PATH, Report, schema, schema_text, table
 from optimiser.search import SearchSettings
 from optimiser.spec import ProblemSpec, build_problem
 
-CHEAP = {"budget": "3d", "horizon": 50.0, "treatment_days": 20.0}  # about 1.5 s a solve
+CHEAP = {"preset": "persister_v1", "budget": "3d", "horizon": 50.0,
+         "treatment_days": 20.0}  # about 1.5 s a solve
 CASES = {
     "days-on": ProblemSpec(**CHEAP),
     "rules-and-levels": ProblemSpec(**CHEAP, max_run="2d", min_holiday="2d", max_pulses=2,

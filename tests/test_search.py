@@ -141,7 +141,8 @@ def test_four_workers_on_postgres_finish_exactly_the_requested_trials():
 @needs_postgres
 def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
     study = f"kill-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-c", "from optimiser.cli import run; run()", "--budget", "10d",
+    command = [sys.executable, "-c", "from optimiser.cli import run; run()", "--preset",
+               "persister_v1", "--budget", "10d",
                "--study", study, "--storage", POSTGRES, "--workers", "2", "--trials", "14",
                "--heartbeat", "1", "--grace", "3", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

@@ -72,7 +72,8 @@ def test_cli_exits_1_and_reports_no_schedule_when_ipopt_fails(monkeypatch):
     monkeypatch.setitem(collocation.IPOPT_OPTIONS, "max_iter", 2)
     monkeypatch.setitem(collocation.SAFE_OPTIONS, "max_iter", 2)
     monkeypatch.setattr(cache, "SOLVERS", cache.SolverCache())
-    arguments = ["--budget", "5d", "--treatment-days", "10", "--horizon", "30"]
+    arguments = ["--preset", "persister_v1", "--budget", "5d", "--treatment-days", "10",
+                 "--horizon", "30"]
     result = CliRunner().invoke(app, [*arguments, "--json"])
     assert result.exit_code == 1
     report = json.loads(result.stdout)

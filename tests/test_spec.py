@@ -20,7 +20,8 @@ from optimiser.spec import (
     build_problem,
 )
 
-CHEAP = ("--budget", "3d", "--horizon", "50", "--treatment-days", "20")  # about 1.5 s
+CHEAP = ("--preset", "persister_v1", "--budget", "3d", "--horizon", "50", "--treatment-days",
+         "20")  # about 1.5 s
 
 
 def _run(*args, cwd=None, timeout=300):
@@ -103,11 +104,14 @@ def test_nan_and_infinities_survive_the_toml_writer():
     assert math.isnan(nan.problem.horizon)
 
 
-def test_build_problem_is_the_default_persister_problem():
+def test_build_problem_is_the_presets_problem():
     from models.persister import persister_problem
+    from models.registry import get_preset
 
-    problem, levels = build_problem(ProblemSpec())
+    problem, levels = build_problem(ProblemSpec(preset="persister_v1"))
     assert problem.structure_key() == persister_problem().structure_key()
+    default, _ = build_problem(ProblemSpec())
+    assert default.structure_key() == get_preset("persister_v2").problem().structure_key()
     assert levels == (1.0,)
     _, levels = build_problem(ProblemSpec(dose_levels="12.5,25"))
     assert levels == (0.5, 1.0)
@@ -179,7 +183,8 @@ def test_a_saved_spec_run_with_optimise_run_gives_the_command_lines_result(tmp_p
     saved = (tmp_path / "specs" / "run.toml").read_text()
     assert 'budget = "3d"' in saved and 'max_run = "2d"' in saved and "json = true" in saved
     spec = RunSpec.read(tmp_path / "specs" / "run.toml")
-    assert spec == RunSpec.from_options(budget="3d", horizon=50, treatment_days=20,
+    assert spec == RunSpec.from_options(preset="persister_v1", budget="3d", horizon=50,
+                                        treatment_days=20,
                                         max_run="2d", dose_levels="12.5,25", as_json=True,
                                         out=Path("out"))
     schedule_first = json.loads((tmp_path / "out" / "schedule.json").read_text())

@@ -7,17 +7,20 @@ lineages), not exp(-N), which treats surviving cells as independent."""
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import special, stats
 
-from models.schedule import Schedule
+from models.schedule import DAYS_PER_MONTH, Schedule
 
 if TYPE_CHECKING:  # pragma: no cover - any object with times, output() and lineages will do
     from optimiser.simulate import Trajectory
 
 DETECTION_LIMIT_CELLS = 1e6  # about 1 mm^3: "no regrowth" means staying below it (science brief)
+# About 1 cm^3 (1e9 cells per cm^3, doi:10.4161/cc.8.3.7608), a lesion CT measures reliably.
+CLINICAL_DETECTION_LIMIT_CELLS = 1e9
 FOUNDERS = {"S": "sensitive", "P": "persister", "R": "pre-existing resistant"}
 
 
@@ -67,6 +70,38 @@ def cell_summary(trajectory: Trajectory, detection_limit: float = DETECTION_LIMI
     }
 
 
+def progression_summary(trajectory: Trajectory,
+                        detection_limit: float = CLINICAL_DETECTION_LIMIT_CELLS) -> dict:
+    """``cell_summary`` at the clinical detection limit, with time to progression: the first
+    day after the mean burden's nadir on which it is back at the limit (day 0 if it never falls
+    below it: no response; None: not before the horizon), and P(no progression) by each month
+    end from the first one at which the mean burden is below the limit (before it the tumour is
+    still responding): P(fewer than ``detection_limit`` cells) of the branching process, as in
+    ``no_regrowth_curve``. A month-end snapshot stands for "by then": a clone past the limit
+    has rarely shrunk back below it under the treatment that let it grow."""
+    summary = cell_summary(trajectory, detection_limit)
+    times, total = trajectory.times, trajectory.output("total_cells")
+    nadir = int(np.argmin(total))
+    progression: float | None = 0.0
+    if total[nadir] < detection_limit:
+        back = (np.arange(times.size) > nadir) & (total >= detection_limit)
+        progression = float(times[np.argmax(back)]) if back.any() else None
+    months = np.arange(1, int(times[-1] / DAYS_PER_MONTH + 1e-9) + 1)
+    ends = months * DAYS_PER_MONTH
+    below = np.interp(ends, times, total) < detection_limit
+    responding = np.cumsum(below) > 0
+    months, ends = months[responding], ends[responding]
+    probability: list[float] = []
+    if months.size:
+        lineages = trajectory.lineages_at(ends)
+        mean = np.interp(ends, times, total)
+        probability = [1.0 - detectable_probability(expected, cells, detection_limit)
+                       for expected, cells in zip(lineages.expected, mean, strict=True)]
+    return {**summary, "time_to_progression": progression,
+            "no_progression_by_month": {"months": months.tolist(),
+                                        "no_progression_probability": probability}}
+
+
 def no_regrowth_curve(trajectory: Trajectory, start: float, limit: float) -> tuple:
     """P(no detectable tumour, fewer than ``limit`` cells) on each day from ``start`` to the
     horizon. With Lambda(t) lineages expected alive at t (a Poisson number) and m(t) mean
@@ -99,12 +134,13 @@ def detectable_probability(expected: float, mean: float, limit: float) -> float:
     return float(min(1.0, max(0.0, 1.0 - below)))
 
 
-def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float) -> dict:
+def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float,
+            summary: Callable[[Trajectory, float], dict] = cell_summary) -> dict:
     total = trajectory.output("total_cells")
     end = treatment_end(schedule)
     after = trajectory.times >= end
     return {
-        **cell_summary(trajectory, detection_limit),
+        **summary(trajectory, detection_limit),
         "treatment_end_day": end,
         "max_cells_after_treatment": float(total[after].max()),
         "detection_limit_cells": detection_limit,

@@ -130,11 +130,18 @@ GLUCOSE_PARAMETERS = (
 )
 
 
+def positive(c, scale):
+    """c held smoothly above zero, (c + sqrt(c^2 + eps^2)) / 2 with eps = 1e-12 scale: c itself
+    wherever it matters, eps/2 at 0. A kink instead (fmax) made the NLP's derivatives jump
+    where an undosed drug's concentration sits at 0, and IPOPT stalled on the human preset."""
+    eps = 1e-12 * scale
+    return (c + ca.sqrt(c * c + eps * eps)) / 2
+
+
 def hill(c, c50, h):
     """Fractional effect c^h / (c50^h + c^h). The power is exp(h ln c) for a parameter h, so c
-    is held above 1e-30: at c = 0 its derivative would be 0 * inf (NaN Jacobians stall the
-    implicit integrators), and a drug at 1e-30 of its c50 has no effect anyway."""
-    ratio = (ca.fmax(c, 1e-30 * c50) / c50) ** h
+    is held above 0 (``positive``): at c = 0 its derivative would be 0 * inf."""
+    ratio = (positive(c, c50) / c50) ** h
     return ratio / (1 + ratio)
 
 
@@ -174,7 +181,8 @@ def _rhs(x: SimpleNamespace, u: SimpleNamespace, p: SimpleNamespace) -> dict:
         ka, volume = getattr(p, f"ka_{tag}"), getattr(p, f"V_{tag}")
         pk[f"A_{tag}"] = -ka * gut
         pk[f"C_{tag}"] = ka * gut / volume - ln2 / getattr(p, f"t_half_{tag}") * plasma
-    binding = p.k_inact * ca.fmax(x.C_osi, 0) / (p.K_I + ca.fmax(x.C_osi, 0))
+    bound = positive(x.C_osi, p.K_I)
+    binding = p.k_inact * bound / (p.K_I + bound)
     return {
         "F": ln2 / p.t_half_F * (e.e_osi - x.F),
         "G": ln2 / p.t_half_G * (p.g0 + (1 - p.g0) * x.F * (1 - e.i_fox) - x.G),

@@ -313,8 +313,11 @@ def table(report: Report) -> Table:
         doses = "; ".join(f"{b.start:g}-{b.stop:g} d: {b.dose:.4g}" for b in drug.blocks)
         unit = drug.blocks[0].unit if drug.blocks else ""
         prefix = f"{drug.label} " if len(drugs) > 1 else ""
-        view.add_row(f"{prefix}daily dose by block ({unit}/day)" if unit else
-                     f"{prefix}daily dose by block", doses or "none")
+        step = report.schedule.grid_step
+        what = "daily dose by block" if step == 1 else f"dose per {step:g} d by block"
+        per = "/day" if step == 1 else ""
+        view.add_row(f"{prefix}{what} ({unit}{per})" if unit else f"{prefix}{what}",
+                     doses or "none")
     objective = report.objective
     cells = objective.log10_residual_cells is not None
     what = "log10 residual cells" if cells else (

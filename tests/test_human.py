@@ -19,7 +19,7 @@ from optimiser.problem import ProblemError
 from optimiser.simulate import simulate
 
 PRESET = get_preset("persister_human")
-COURSE_DAYS = 56  # the preset's osimertinib course
+COURSE_DAYS = 28  # the preset's osimertinib course
 
 
 def _schedule(igf1r_days: range = range(0)):

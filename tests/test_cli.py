@@ -85,7 +85,8 @@ def test_default_main_job_runs_model_v2():
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["provenance"]["model"] == "persister_v2"
-    assert report["check"]["passed"] is True and report["check"]["integrator"].startswith("scipy LSODA")
+    assert report["check"]["passed"] is True
+    assert report["check"]["integrator"].startswith("scipy LSODA")
     assert report["budget"]["used_days"] == pytest.approx(10.0)
     assert report["gap"] >= -1e-7 and report["objective"]["value"] >= report["lower_bound"]["value"]
 

@@ -15,7 +15,7 @@ import pytest
 from models.persister import default_parameters, persister_model
 from optimiser.search import SearchSpace, masked
 
-from .test_cli import _run
+from .test_cli import V1, _run
 from .test_rules import _longest_run, _shortest_holiday
 
 POSTGRES = os.environ.get("PERSISTER_TEST_POSTGRES_URL")
@@ -55,26 +55,26 @@ def test_storage_urls_are_printed_without_passwords():
 def test_embedded_study_resumes_across_invocations(tmp_path):
     runs = tmp_path / "runs"
     common = ("--budget", "10d", "--study", "resume", "--runs-dir", str(runs), "--json")
-    first = _run(*common, "--trials", "4")
+    first = _run(*V1, *common, "--trials", "4")
     assert first.returncode == 0, first.stderr
     storage = f"sqlite:///{(runs / 'studies.db').resolve()}"
     before = {t.number: t.values for t in _complete(storage, "resume")}
     assert len(before) == 4
-    second = _run(*common, "--trials", "7")
+    second = _run(*V1, *common, "--trials", "7")
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)["study"]
     assert (report["completed_trials"], report["trials_this_run"]) == (7, 3)
     after = {t.number: t.values for t in _complete(storage, "resume")}
     assert len(after) == 7 and all(after[n] == v for n, v in before.items())
     assert report["best_objective"] <= min(v[0] for v in before.values())
-    changed = _run("--budget", "8d", "--study", "resume", "--runs-dir", str(runs))
+    changed = _run(*V1, "--budget", "8d", "--study", "resume", "--runs-dir", str(runs))
     assert changed.returncode == 2
     assert "study 'resume'" in changed.stderr and "different problem" in changed.stderr
     assert "Traceback" not in changed.stderr
 
 
 def test_unreachable_storage_is_one_line_without_the_password():
-    completed = _run("--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none",
+    completed = _run(*V1, "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none",
                      "--trials", "2")
     assert completed.returncode == 2
     assert "cannot open study storage postgresql+psycopg://alice:***@127.0.0.1:1/none" in \
@@ -85,7 +85,7 @@ def test_unreachable_storage_is_one_line_without_the_password():
 
 def test_search_keeps_the_rules_in_every_feasible_trial(tmp_path):
     runs = tmp_path / "runs"
-    completed = _run("--budget", "10d", "--max-run", "3", "--min-holiday", "2",
+    completed = _run(*V1, "--budget", "10d", "--max-run", "3", "--min-holiday", "2",
                      "--max-pulses", "4", "--trials", "12", "--study", "rules",
                      "--runs-dir", str(runs), "--json")
     assert completed.returncode == 0, completed.stderr
@@ -108,8 +108,8 @@ def test_search_under_a_glucose_limit_returns_only_schedules_that_keep_it(tmp_pa
     from optimiser.simulate import simulate
 
     runs = tmp_path / "runs"
-    completed = _run("--budget", "6d", "--max-glucose", "164", "--trials", "10", "--study", "g",
-                     "--runs-dir", str(runs), "--json")
+    completed = _run(*V1, "--budget", "6d", "--max-glucose", "164", "--trials", "10", "--study",
+                     "g", "--runs-dir", str(runs), "--json")
     assert completed.returncode == 0, completed.stderr
     model = persister_model(glucose=True)
     p = model.parameter_vector(default_parameters())
@@ -126,7 +126,7 @@ def test_search_under_a_glucose_limit_returns_only_schedules_that_keep_it(tmp_pa
 @needs_postgres
 def test_four_workers_on_postgres_finish_exactly_the_requested_trials():
     study = f"workers-{uuid.uuid4().hex[:8]}"
-    completed = _run("--budget", "10d", "--study", study, "--storage", POSTGRES,
+    completed = _run(*V1, "--budget", "10d", "--study", study, "--storage", POSTGRES,
                      "--workers", "4", "--trials", "16", "--json")
     assert completed.returncode == 0, completed.stderr
     assert POSTGRES.split("@")[0].split(":")[-1] not in completed.stdout + completed.stderr

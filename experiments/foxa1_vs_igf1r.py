@@ -19,7 +19,13 @@ import math
 import numpy as np
 import pandas as pd
 
-from experiments.framework import Experiment, ExperimentOutput, ExperimentSettings, Step
+from experiments.framework import (
+    Experiment,
+    ExperimentOutput,
+    ExperimentSettings,
+    Step,
+    block_profile,
+)
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB
 from models.persister.v2 import FOXA1_INHIBITOR
 from models.registry import get_preset
@@ -82,12 +88,8 @@ def run(settings: ExperimentSettings, step: Step) -> ExperimentOutput:
 
 def _block_schedule(problem, drugs: tuple[str, ...], length: int) -> Schedule:
     """Days 0..length-1 of every drug of the strategy, with the preset's osimertinib."""
-    fractions = {}
-    for drug in drugs:
-        w = np.zeros(problem.n_intervals)
-        w[:length] = 1.0
-        fractions[drug] = w
-    return problem.schedule(fractions, source="foxa1_vs_igf1r day-0 course")
+    return problem.schedule({drug: block_profile(problem, 0, length) for drug in drugs},
+                            source="foxa1_vs_igf1r day-0 course")
 
 
 def _shortest_course(preset, drugs: tuple[str, ...], lengths) -> int | None:
@@ -95,8 +97,7 @@ def _shortest_course(preset, drugs: tuple[str, ...], lengths) -> int | None:
     problem = preset.problem(free=drugs, objective=Cure(), budget_days=max(lengths))
     solver = solver_for(problem)
     for length in lengths:
-        profile = np.zeros((len(drugs), problem.n_intervals))
-        profile[:, :length] = 1.0
+        profile = np.array([block_profile(problem, 0, length)] * len(drugs))
         if math.exp(-10 ** solver.objective_of(problem, profile)) >= TARGET_CURE:
             return length
     return None

@@ -47,7 +47,13 @@ class Regimen:
         for drug, period in self.dose_every:
             if drug not in self.fixed:
                 raise RegimenError(f"dose_every names {drug!r}, which the regimen does not fix")
-            if not (period > 0 and abs(period / self.grid_step - round(period / self.grid_step))
-                    < 1e-9):
+            if self.steps_between_doses(drug, self.grid_step) is None:
                 raise RegimenError(f"{drug!r} is dosed every {period:g} d, not a whole number "
                                    f"of grid steps of {self.grid_step:g} d")
+
+    def steps_between_doses(self, drug: str, grid_step: float) -> int | None:
+        """Grid steps from one dose of a fixed drug to the next (1 unless ``dose_every`` says
+        otherwise); None where its period is not a whole number of them."""
+        period = dict(self.dose_every).get(drug, grid_step)
+        steps = round(period / grid_step)
+        return steps if steps >= 1 and abs(period / grid_step - steps) < 1e-9 else None

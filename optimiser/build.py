@@ -107,12 +107,13 @@ def problem_from_preset(preset: Preset, budget_days: float | None = None,
 
 def _dose_days(regimen, drug: str, n: int, grid_step: float) -> np.ndarray:
     """1 on the intervals that start with a dose of a fixed drug (``Regimen.dose_every``)."""
-    period = dict(regimen.dose_every).get(drug, grid_step)
-    if abs(period / grid_step - round(period / grid_step)) > 1e-9 or period < grid_step:
+    steps = regimen.steps_between_doses(drug, grid_step)
+    if steps is None:
+        period = dict(regimen.dose_every)[drug]
         raise ProblemError(f"{drug} is given every {period:g} d, which is not a whole number "
                            f"of grid steps of {grid_step:g} d; give --grid {period:g} or a "
                            "divisor of it")
-    return (np.arange(n) % round(period / grid_step) == 0).astype(float)
+    return (np.arange(n) % steps == 0).astype(float)
 
 
 def _budget(preset: Preset, model, parameters: ParameterSet, drug: str, objective: Objective,

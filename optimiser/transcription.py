@@ -188,6 +188,40 @@ def limit_values(limit: OutputLimit | TerminalLimit, view: View):
     return ca.vec(view.output_at_points(limit.output)[:, columns.tolist()])
 
 
+def interval_function(model, degree: int = DEGREE, substeps: Sequence[float] = (1.0,),
+                      lineages: bool = False) -> ca.Function:
+    """One NLP interval's Radau equations: (x0, W, u, p, length) -> (residual, x_end). With
+    ``lineages`` the extinction states w = ln u of the populations follow the model states
+    (their rates read the model states at the same time)."""
+    nx = model.n_states
+    nz = nx + (len(model.population_names) if lineages else 0)
+    C, D, _ = radau_matrices(degree)
+    x0 = ca.SX.sym("x0", nz)
+    Wc = ca.SX.sym("Wc", nz, degree * len(substeps))
+    u = ca.SX.sym("u", len(model.controls))
+    p = ca.SX.sym("p", len(model.parameters))
+    length = ca.SX.sym("length")  # of the interval, days
+
+    def slope(z):
+        xdot = model.f_internal(z[:nx], u, p)
+        return ca.vertcat(xdot, lineage_rhs(model)(z[nx:], z[:nx], u, p)) if lineages else xdot
+
+    # the interval's dose events act on the model states at its start
+    x_start = ca.vertcat(model.bolus_internal(x0[:nx], u), x0[nx:]) \
+        if model.has_boluses else x0
+    residuals = []
+    edges = (0.0, *substeps)
+    for s in range(len(substeps)):
+        h = length * (edges[s + 1] - edges[s])
+        points = [x_start] + [Wc[:, s * degree + j] for j in range(degree)]
+        for j in range(1, degree + 1):
+            derivative = sum(C[r, j] * points[r] for r in range(degree + 1))
+            residuals.append(h * slope(points[j]) - derivative)
+        x_start = sum(D[r] * points[r] for r in range(degree + 1))
+    return ca.Function("interval", [x0, Wc, u, p, length], [ca.vertcat(*residuals), x_start],
+                       ["x0", "W", "u", "p", "length"], ["residual", "x_end"])
+
+
 class Transcription:
     """The symbolic collocation of one problem structure, all scenarios side by side: the
     decision variables (nodes X, collocation points W, free controls on the NLP's control
@@ -210,7 +244,7 @@ class Transcription:
         self.fixed_rows = [model.control_names.index(c) for c in problem.fixed_names]
         self.n_free, self.n_fixed = len(self.free_rows), len(self.fixed_rows)
         self.n_collocation = self.grid.n_points
-        self.interval = self._interval_function(model)
+        self.interval = interval_function(model, degree, self.substeps, bool(self.nl))
 
         # A robust problem has S scenarios: one state trajectory per parameter set, all under the
         # same doses; each scenario's columns are contiguous in X and W.
@@ -243,37 +277,6 @@ class Transcription:
                      W[:nx, s * points:(s + 1) * points], controls, parameters[:, s],
                      X[nx:, s * (K + 1):(s + 1) * (K + 1)] if self.nl else None)
                 for s in range(self.S)]
-
-    def slope(self, model, z, u, p):
-        """The time derivative of the transcription's states (model states, then the
-        extinction states, whose rates read the model states at the same time)."""
-        xdot = model.f_internal(z[:self.nx], u, p)
-        if not self.nl:
-            return xdot
-        return ca.vertcat(xdot, lineage_rhs(model)(z[self.nx:], z[:self.nx], u, p))
-
-    def _interval_function(self, model) -> ca.Function:
-        C, D, _ = radau_matrices(self.degree)
-        x0 = ca.SX.sym("x0", self.nz)
-        Wc = ca.SX.sym("Wc", self.nz, self.n_collocation)
-        u = ca.SX.sym("u", self.nu)
-        p = ca.SX.sym("p", self.np)
-        length = ca.SX.sym("length")  # of the interval, days
-        # the interval's dose events act on the model states at its start
-        x_start = ca.vertcat(model.bolus_internal(x0[:self.nx], u), x0[self.nx:]) \
-            if model.has_boluses else x0
-        residuals = []
-        edges = (0.0, *self.substeps)
-        for s in range(len(self.substeps)):
-            h = length * (edges[s + 1] - edges[s])
-            points = [x_start] + [Wc[:, s * self.degree + j] for j in range(self.degree)]
-            for j in range(1, self.degree + 1):
-                slope = sum(C[r, j] * points[r] for r in range(self.degree + 1))
-                residuals.append(h * self.slope(model, points[j], u, p) - slope)
-            x_start = sum(D[r] * points[r] for r in range(self.degree + 1))
-        return ca.Function("interval", [x0, Wc, u, p, length],
-                           [ca.vertcat(*residuals), x_start],
-                           ["x0", "W", "u", "p", "length"], ["residual", "x_end"])
 
     def assemble_controls(self, free, fixed):
         rows = [None] * self.nu

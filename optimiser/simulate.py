@@ -74,11 +74,17 @@ class Trajectory:
         total = 0.0
         for a, b in itertools.pairwise(edges):
             times = (a + b) / 2 + (b - a) / 2 * nodes
-            states = np.column_stack([self._dense_state(time) for time in times])
+            states = self.internal_at(times)
             values = np.asarray(self.model.output_function(name, len(times))(
                 states, np.tile(self.parameters[:, None], len(times)))).ravel()
             total += (b - a) / 2 * float(weights @ values)
         return total
+
+    def internal_at(self, times) -> np.ndarray:
+        """Internal states (ln x for log states) at any times of the horizon, from the
+        integrator's dense output, (n_states, n_times); at a dose event the state just before
+        it (as at the collocation nodes)."""
+        return np.column_stack([self._dense_state(float(t)) for t in np.atleast_1d(times)])
 
     def _dense_state(self, time: float) -> np.ndarray:
         for first, last, solution, _ in self.pieces:

@@ -191,3 +191,21 @@ def _finite(value: object, what: str) -> float:
 def _optional_finite(value: object, what: str) -> float | None:
     """A documented range end: absent, or a finite number (the ensemble compares with it)."""
     return None if value is None else _finite(value, what)
+
+
+def toml_value(value: object) -> str:
+    """A TOML literal of a flat table's value: booleans, numbers, text and lists of them (run
+    specs, fitted parameter sets)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        if math.isnan(value):
+            return "nan"
+        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, str):  # a JSON string is a TOML basic string, but for DEL
+        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(item) for item in value) + "]"
+    raise TypeError(f"a flat TOML table holds no {type(value).__name__} values")

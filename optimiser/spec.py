@@ -24,7 +24,6 @@ a failed check raises one of the library's user errors, with a one-line message.
 
 from __future__ import annotations
 
-import json
 import math
 import tempfile
 import tomllib
@@ -35,6 +34,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.errors import InputError
+from models.parameters import toml_value
 from models.registry import Preset, get_preset
 
 if TYPE_CHECKING:
@@ -206,7 +206,7 @@ class RunSpec(_Table):
         dumped = self.model_dump(mode="json", by_alias=True)
         for table in TABLES:
             lines += ["", f"[{table}]"]
-            lines += [f"{key} = {_toml_value(value)}" for key, value in dumped[table].items()
+            lines += [f"{key} = {toml_value(value)}" for key, value in dumped[table].items()
                       if value is not None]
         return "\n".join(lines) + "\n"
 
@@ -220,23 +220,6 @@ class RunSpec(_Table):
             raise SpecError(f"cannot write the run spec to {str(path)!r} "
                             f"({error.strerror or error}); choose a writable --save-spec") \
                 from None
-
-
-def _toml_value(value: Any) -> str:
-    """A TOML literal for what a flat spec table holds: booleans, numbers and text."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if math.isnan(value):
-            return "nan"
-        return repr(value) if math.isfinite(value) else ("inf" if value > 0 else "-inf")
-    if isinstance(value, str):  # a JSON string is a TOML basic string, but for DEL
-        return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-    if isinstance(value, list):
-        return "[" + ", ".join(_toml_value(item) for item in value) + "]"
-    raise TypeError(f"a run spec holds no {type(value).__name__} values")
 
 
 def _message(error: ValidationError, source: str) -> str:

@@ -69,7 +69,11 @@ def read_observations(data: str | Path, schedules: str | Path,
                       volume_unit: str | None = None) -> Observations:
     data, schedules = Path(data), Path(schedules)
     raw = _read_bytes(data)
-    text = raw.decode("utf-8", errors="replace")
+    try:
+        text = raw.decode("utf-8-sig")  # a byte-order mark (Excel's "CSV UTF-8") is not data
+    except UnicodeDecodeError as error:
+        raise ObservationError(f"{data}: byte {error.start} is not UTF-8 text; save the file "
+                               "as UTF-8 CSV") from None
     lines = text.splitlines()
     comment_unit = next((m.group(1) for line in lines
                          if (m := _UNIT_COMMENT.match(line.strip()))), None)
@@ -83,16 +87,16 @@ def read_observations(data: str | Path, schedules: str | Path,
     if not numbered:
         raise ObservationError(f"{data}: no header and no rows; give the columns "
                                f"{','.join(REQUIRED_COLUMNS)}")
-    reader = csv.reader([line for _, line in numbered])
-    header = [name.strip() for name in next(reader)]
+    header = [name.strip() for name in next(csv.reader([numbered[0][1]]))]
     missing = [c for c in REQUIRED_COLUMNS if c not in header]
     if missing:
         raise ObservationError(f"{data}: missing column(s) {missing}; the header needs "
                                f"{','.join(REQUIRED_COLUMNS)} (found {header})")
     index = {c: header.index(c) for c in REQUIRED_COLUMNS}
     rows: dict[str, dict] = {}
-    for (line_number, _), fields in zip(numbered[1:], reader, strict=True):
+    for line_number, line in numbered[1:]:  # one record per line: no quoted line breaks
         where = f"{data}, line {line_number}"
+        fields = next(csv.reader([line]))
         if len(fields) != len(header):
             raise ObservationError(f"{where}: {len(fields)} fields for {len(header)} columns; "
                                    "give one value per column")

@@ -15,8 +15,9 @@ import csv
 import hashlib
 import math
 import re
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
@@ -61,8 +62,29 @@ class Observations:
 
     def select(self, names: set[str]) -> Observations:
         """The subjects named (for a fit by arm or by subject)."""
-        return Observations(tuple(s for s in self.subjects if s.name in names), self.schedules,
-                            self.source, self.digest)
+        return replace(self, subjects=tuple(s for s in self.subjects if s.name in names))
+
+    def of_arms(self, patterns: Sequence[str]) -> Observations:
+        """The subjects of the arms matching any of the shell patterns (``p11_*``)."""
+        kept = tuple(s for s in self.subjects if any(fnmatchcase(s.arm, p) for p in patterns))
+        if not kept:
+            raise ObservationError(f"no arm of {self.source} matches {', '.join(patterns)}; "
+                                   f"its arms are {', '.join(self.arms)}")
+        return replace(self, subjects=kept)
+
+    def until(self, day: float) -> Observations:
+        """The measurements up to ``day``; a subject left with fewer than 2 is dropped (it
+        would only fit its own V0)."""
+        kept = []
+        for subject in self.subjects:
+            keep = subject.days <= day
+            if keep.sum() >= 2:
+                kept.append(replace(subject, days=subject.days[keep],
+                                    volumes=subject.volumes[keep]))
+        if not kept:
+            raise ObservationError(f"no subject of {self.source} has 2 measurements up to day "
+                                   f"{day:g}; give a later --until")
+        return replace(self, subjects=tuple(kept))
 
 
 def read_observations(data: str | Path, schedules: str | Path,

@@ -124,7 +124,7 @@ class ParameterSet:
                 raise ParameterError(f"{origin}: parameter {name!r} lacks {missing}; every "
                                      "parameter needs value, unit and source")
             values[name] = ParameterValue(
-                value=_finite(entry["value"], f"{origin}: parameter {name!r}"),
+                value=finite_number(entry["value"], f"{origin}: parameter {name!r}"),
                 unit=str(entry["unit"]),
                 source=str(entry["source"]),
                 description=str(entry.get("description", "")),
@@ -141,7 +141,8 @@ class ParameterSet:
             raise ParameterError(f"unknown parameter(s) {unknown}; known: {sorted(self.values)}")
         updated = dict(self.values)
         for name, value in values.items():
-            updated[name] = replace(updated[name], value=_finite(value, f"parameter {name!r}"))
+            updated[name] = replace(updated[name],
+                                    value=finite_number(value, f"parameter {name!r}"))
         return replace(self, values=updated)
 
     def vector(self, declared: Sequence[Parameter]) -> np.ndarray:
@@ -158,6 +159,18 @@ class ParameterSet:
         for p, value in zip(declared, values, strict=True):
             _require_sign(self.name, p, value)
         return values
+
+    def to_toml(self) -> str:
+        """The set as a parameter file (``from_toml`` reads it back unchanged)."""
+        lines = ["[meta]", f"name = {toml_value(self.name)}",
+                 f"description = {toml_value(self.description)}"]
+        for name, entry in self.values.items():
+            lines += ["", f"[parameters.{name}]", f"value = {toml_value(entry.value)}",
+                      f"unit = {toml_value(entry.unit)}", f"source = {toml_value(entry.source)}"]
+            lines += [f"{key} = {toml_value(getattr(entry, key))}"
+                      for key in ("description", "lower", "upper") if getattr(entry, key)
+                      not in (None, "")]
+        return "\n".join(lines) + "\n"
 
     @property
     def digest(self) -> str:
@@ -180,7 +193,7 @@ def _require_sign(set_name: str, declared: Parameter, value: float) -> None:
                          f"{need.split()[0]} value")
 
 
-def _finite(value: object, what: str) -> float:
+def finite_number(value: object, what: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise ParameterError(f"{what}: value {value!r} is not a number; give a finite number")
     if not math.isfinite(value):
@@ -190,7 +203,7 @@ def _finite(value: object, what: str) -> float:
 
 def _optional_finite(value: object, what: str) -> float | None:
     """A documented range end: absent, or a finite number (the ensemble compares with it)."""
-    return None if value is None else _finite(value, what)
+    return None if value is None else finite_number(value, what)
 
 
 def toml_value(value: object) -> str:

@@ -15,11 +15,13 @@ Outputs ``volume`` (mm^3) and ``log_volume`` (ln of it, what the log-normal erro
 
 from __future__ import annotations
 
+from importlib.resources import files
 from types import SimpleNamespace
 
 import casadi as ca
 
 from models.model import Model, ModelError, Parameter, State
+from models.parameters import ParameterSet
 
 DEAD = "D_rel"
 VOLUME_PARAMETERS = (
@@ -80,3 +82,8 @@ def volume_model(model: Model, dead_cells: bool = False) -> Model:
         rhs=rhs, initial=initial, outputs=outputs, time_unit=model.time_unit,
         populations=model.populations,
     )
+
+
+def volume_parameters() -> ParameterSet:
+    """The observation model's parameters with their ranges and sources (data/volume.toml)."""
+    return ParameterSet.from_toml(files("models") / "data" / "volume.toml")

@@ -10,7 +10,7 @@ import numpy as np
 from models.model import Model
 from models.observations import Observations, Subject
 from models.schedule import Schedule
-from optimiser.simulate import simulate
+from optimiser.calibration.estimator import simulated_log_volume
 
 
 def synthetic_observations(model: Model, parameters: np.ndarray,
@@ -28,9 +28,7 @@ def synthetic_observations(model: Model, parameters: np.ndarray,
         for k in range(subjects_per_arm):
             values = parameters.copy()
             values[v0_row] = parameters[v0_row] * np.exp(v0_spread * rng.standard_normal())
-            trajectory = simulate(model, values, schedule, samples_per_interval=1)
-            volume = np.exp(np.asarray(model.output_function("log_volume", days.size)(
-                trajectory.internal_at(days), np.tile(values[:, None], days.size))).ravel())
+            volume = np.exp(simulated_log_volume(model, values, schedule, days))
             noisy = volume * np.exp(sigma * rng.standard_normal(days.size))
             subjects.append(Subject(f"{arm}_{k}", arm, days.copy(), noisy))
     return Observations(tuple(subjects), dict(schedules), "synthetic", f"seed{seed}")

@@ -92,6 +92,7 @@ class ProblemSpec(_Table):
     robust_mode: str = "mean"
     seed: int = 0
     parameters: Path | None = None
+    ensemble: Path | None = None
 
     @field_validator("budget", "max_run", "min_holiday", "dose_levels", "max_glucose",
                      mode="before")
@@ -146,7 +147,8 @@ class RunSpec(_Table):
                      workers: int = 1, pareto: bool = False, search_mode: str = "coupled",
                      seed: int = 0, heartbeat: int = 10, grace: int = 30,
                      robust: int | None = None, robust_mode: str = "mean",
-                     parameters: Path | None = None, as_json: bool = False,
+                     parameters: Path | None = None, ensemble: Path | None = None,
+                     as_json: bool = False,
                      out: Path | None = None, plot: Path | None = None,
                      export: str | None = None) -> RunSpec:
         """The spec of an ``optimise`` command line (the options by their parameter names;
@@ -167,7 +169,8 @@ class RunSpec(_Table):
                         "grid": grid, "max_run": max_run, "min_holiday": min_holiday,
                         "max_pulses": max_pulses, "dose_levels": dose_levels,
                         "max_glucose": max_glucose, "robust": robust,
-                        "robust_mode": robust_mode, "seed": seed, "parameters": parameters},
+                        "robust_mode": robust_mode, "seed": seed, "parameters": parameters,
+                        "ensemble": ensemble},
             "search": {"trials": trials, "study": study, "storage": storage,
                        "runs_dir": runs_dir, "workers": workers, "pareto": pareto,
                        "mode": search_mode, "seed": seed, "heartbeat": heartbeat,
@@ -276,6 +279,7 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] 
     for continuous doses)."""
     from constraints.budget import is_auc_budget, parse_auc_budget, parse_budget, parse_days
     from constraints.path import parse_glucose
+    from models.ensemble import Ensemble
     from models.parameters import ParameterSet
     from optimiser.problem import SCENARIO_MODES
 
@@ -315,8 +319,12 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] 
                              grid_step=spec.grid, parameters=parameters, free=free,
                              objective=objective, **options, **rules,
                              **finals)
+    if spec.ensemble is not None and spec.robust is None:
+        raise SpecError("--ensemble is what --robust N draws from; add --robust N (e.g. 8) or "
+                        "leave out --ensemble")
     if spec.robust is not None:
-        problem = problem.robust(spec.robust, spec.robust_mode, spec.seed)
+        problem = problem.robust(spec.robust, spec.robust_mode, spec.seed,
+                                 Ensemble.from_toml(spec.ensemble) if spec.ensemble else None)
     if spec.continuous:
         return problem, None
     return problem, dose_levels(spec.dose_levels, problem.model.control(problem.free_names[0]))

@@ -1,7 +1,7 @@
 """The ``optimise`` command line, one module per command: ``optimise`` (the main command),
-``simulate``, ``export`` and ``run``; ``common`` holds what they share and ``running`` the path
-of a run spec from its checks to its report. Further commands come from the entry-point group
-``persister_opt.cli`` (``experiment``, from the experiments package).
+``simulate``, ``export``, ``run`` and ``fit``; ``common`` holds what they share and
+``running`` the path of a run spec from its checks to its report. Further commands come from
+the entry-point group ``persister_opt.cli`` (``experiment``, from the experiments package).
 
 Exit codes: 0 success; 1 solver or check failure; 2 bad input (one line on stderr, no traceback).
 """
@@ -14,7 +14,7 @@ import typer
 
 # The commands register in this order, the order of --help.
 # isort: off
-from optimiser.cli import optimise, simulate, export, run_spec  # noqa: F401
+from optimiser.cli import optimise, simulate, export, run_spec, fit  # noqa: F401
 # isort: on
 from optimiser.cli.common import (
     EXIT_BAD_INPUT,

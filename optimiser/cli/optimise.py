@@ -101,6 +101,9 @@ def main(
         help="robust objective: mean (expected log10 residual) or worst (worst case)")
     ] = "mean",
     parameters: ParametersOption = None,
+    ensemble: Annotated[Path | None, typer.Option(
+        help="ensemble TOML that --robust N draws from (default: the preset's), e.g. the "
+             "ensemble.toml of 'optimise fit'", show_default=False)] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
     plot: Annotated[Path | None, typer.Option(
@@ -127,7 +130,8 @@ def main(
             dose_levels=dose_levels, max_glucose=max_glucose, trials=trials, study=study,
             storage=storage, runs_dir=runs_dir, workers=workers, pareto=pareto,
             search_mode=search_mode, seed=seed, heartbeat=heartbeat, grace=grace,
-            robust=robust, robust_mode=robust_mode, parameters=parameters, as_json=as_json,
+            robust=robust, robust_mode=robust_mode, parameters=parameters, ensemble=ensemble,
+            as_json=as_json,
             out=out, plot=plot, export=export)
         execute(spec, save_spec)
 

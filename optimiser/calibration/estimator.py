@@ -27,7 +27,7 @@ from models.model import Model
 from models.observations import Subject
 from models.schedule import Schedule
 from optimiser.calibration.likelihood import negative_log_likelihood
-from optimiser.nlp import IPOPT_OPTIONS
+from optimiser.nlp import IPOPT_OPTIONS, WARM_OPTIONS
 from optimiser.simulate import SimulationError, simulate
 from optimiser.transcription import DEGREE, collocation_times, interval_function
 
@@ -38,7 +38,7 @@ START_RTOL = 1e-6  # the start simulations only need to be close
 # matrix; MUMPS' QAMD ordering (6) is made for them. On the 4 arms x 10 subjects benchmark
 # (47 364 variables, one start): QAMD 6 iterations in 3.0 s, AMD (0) 6 in 2.4 s, METIS (5) 19 in
 # 7.1 s, the optimiser's AMF (2) 20 in 16 s. tol 1e-10: intervals need the optimum to 1e-6.
-FIT_IPOPT_OPTIONS = {"tol": 1e-10, "mumps_pivot_order": 6}
+FIT_IPOPT_OPTIONS = {"tol": 1e-10, "mumps_pivot_order": 6, **WARM_OPTIONS}
 
 
 class CalibrationError(InputError):
@@ -56,6 +56,8 @@ class Estimate:
     log_sigma: float
     nll: float  # -ln L at the optimum
     z: np.ndarray = field(repr=False)  # the full primal solution (for warm starts)
+    lam_x: np.ndarray | None = field(default=None, repr=False)  # its bound multipliers
+    lam_g: np.ndarray | None = field(default=None, repr=False)  # and constraint multipliers
     status: str = "Solve_Succeeded"
     iterations: int = 0
     seconds: float = 0.0
@@ -226,16 +228,22 @@ class LikelihoodNLP:
                                np.hstack(X).ravel(order="F"), np.hstack(W).ravel(order="F")])
 
     # -- solving ------------------------------------------------------------------------------
-    def solve(self, z0: np.ndarray, fixed: dict[int, float] | None = None) -> Estimate:
+    def solve(self, z0: np.ndarray, fixed: dict[int, float] | None = None,
+              warm: Estimate | None = None) -> Estimate:
+        """From primal ``z0``, and from the multipliers of ``warm`` (a nearby solution)."""
         lower, upper = self.bounds_vectors(fixed)
         z0 = np.clip(z0, lower, upper)
         started = time.perf_counter()
+        multipliers = ({"lam_x0": warm.lam_x, "lam_g0": warm.lam_g}
+                       if warm is not None and warm.lam_x is not None else {})
         result = self.solver(x0=z0, lbx=lower, ubx=upper, lbg=0, ubg=0,
-                             p=np.concatenate([self.volumes, self.censored]))
+                             p=np.concatenate([self.volumes, self.censored]), **multipliers)
         stats = self.solver.stats()
         z = np.asarray(result["x"]).ravel()
         return Estimate(theta=z[:self.nf], log_v0=z[self.nf:self.nf + self.ns],
                         log_sigma=float(z[self.nf + self.ns]), nll=float(result["f"]), z=z,
+                        lam_x=np.asarray(result["lam_x"]).ravel(),
+                        lam_g=np.asarray(result["lam_g"]).ravel(),
                         status=stats["return_status"], iterations=stats["iter_count"],
                         seconds=time.perf_counter() - started)
 

@@ -15,7 +15,6 @@ from functools import cache
 import casadi as ca
 import numpy as np
 
-
 TAIL_FROM = -5.0
 CONTINUED_FRACTION_TERMS = 60  # erfc to 1e-15 relative for arguments above 3.5
 

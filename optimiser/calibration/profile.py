@@ -77,13 +77,13 @@ def _end(nlp: LikelihoodNLP, estimate: Estimate, index: int, direction: int,
         return ProfileEnd(None, 0, ()), None
     below = [(centre, 0.0)]  # (ln value, r) points below the threshold, outermost last
     above: tuple[float, float] | None = None
-    value, z, points, gain = _clip(centre + direction * FIRST_STEP, bound, direction), \
-        estimate.z, [], None
+    value, warm, points, gain = _clip(centre + direction * FIRST_STEP, bound, direction), \
+        estimate, [], None
     for solves in range(1, MAX_SOLVES + 1):
-        solution = nlp.solve(z, fixed={index: value})
+        solution = nlp.solve(warm.z, fixed={index: value}, warm=warm)
         rise = solution.nll - estimate.nll if converged(solution) else math.inf
         if math.isfinite(rise):
-            z = solution.z  # the next solve starts from the nearest profile point
+            warm = solution  # the next solve starts from the nearest profile point
             if rise < -1e-6:
                 gain = max(gain or 0.0, -rise)
         points.append((float(np.exp(value)), float(rise)))

@@ -29,7 +29,7 @@ def experiment_command(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(
         help="all, or experiment names: paper_arms, budget_sweep, cure_curve, timing_map, "
-             "robustness, method_comparison, sensitivity")],
+             "robustness, method_comparison, sensitivity, foxa1_vs_igf1r, calibration_pdx")],
     reduced: Annotated[bool, typer.Option(
         "--reduced", help="small, fast versions (what the tests run)")] = False,
     seed: Annotated[int, typer.Option(help="seed of searches and parameter draws")] = 0,

@@ -9,6 +9,7 @@ from typing import Literal
 
 from experiments import (
     budget_sweep,
+    calibration_pdx,
     cure_curve,
     foxa1_vs_igf1r,
     method_comparison,
@@ -30,6 +31,7 @@ EXPERIMENTS: dict[str, Experiment] = {experiment.name: experiment for experiment
     method_comparison.EXPERIMENT,
     sensitivity.EXPERIMENT,
     foxa1_vs_igf1r.EXPERIMENT,
+    calibration_pdx.EXPERIMENT,
 )}
 
 

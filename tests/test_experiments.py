@@ -25,6 +25,7 @@ from experiments.framework import (
     read_provenance,
 )
 from experiments.registry import EXPERIMENTS, UnknownExperimentError, run_experiments
+from models.parameters import read_toml
 from models.persister import (
     IGF1R_INHIBITOR,
     default_ensemble,
@@ -597,3 +598,39 @@ def test_foxa1_vs_igf1r_reduced_agrees_with_a_direct_simulation(reduced):
 
 def test_committed_foxa1_vs_igf1r_keeps_its_claims():
     _check_foxa1_vs_igf1r(_committed("foxa1_vs_igf1r"), reduced_run=False)
+
+
+def _check_calibration_pdx(data: pd.DataFrame, fits: set[str]) -> None:
+    """Every fit: the three parameters, a verdict that matches its interval ends, the estimate
+    inside its interval and its range, and the independent re-simulation within 1e-3 in ln
+    volume."""
+    from experiments import calibration_pdx
+
+    assert set(data["fit"]) == fits
+    ranges = read_toml(calibration_pdx.RANGES, "range file")["ranges"]
+    for (_fit, parameter), row in data.set_index(["fit", "parameter"]).iterrows():
+        low, high = row["lower"], row["upper"]
+        verdict = {(False, False): "identifiable", (True, True): "not identifiable",
+                   (False, True): "bounded below only", (True, False): "bounded above only"}[
+            (bool(pd.isna(low)), bool(pd.isna(high)))]
+        assert row["verdict"] == verdict
+        assert ranges[parameter]["lower"] * (1 - 1e-6) <= row["estimate"] <= ranges[
+            parameter]["upper"] * (1 + 1e-6)
+        assert pd.isna(low) or low <= row["estimate"]
+        assert pd.isna(high) or row["estimate"] <= high
+        assert row["check_ln_difference"] < 1e-3
+    assert set(data["parameter"]) == set(calibration_pdx.FREE)
+
+
+def test_calibration_pdx_reduced_fits_p11(reduced):
+    out, _, _ = reduced
+    _check_calibration_pdx(_csv(out, "calibration_pdx"), {"p11"})
+
+
+def test_committed_calibration_pdx_fits_every_model_and_drug():
+    from experiments import calibration_pdx
+
+    data = _committed("calibration_pdx")
+    pooled = {f"pooled {drug}" for drug in calibration_pdx.DRUGS}
+    assert pooled <= set(data["fit"])
+    _check_calibration_pdx(data, set(data["fit"]))

@@ -137,7 +137,10 @@ class LikelihoodNLP:
         self.solver = ca.nlpsol("fit", "ipopt", {"x": z, "f": nll, "g": g,
                                                  "p": ca.vertcat(volumes, censored)},
                                 {"ipopt": {**IPOPT_OPTIONS, **FIT_IPOPT_OPTIONS},
-                                 "print_time": False, "expand": self.expand})
+                                 "print_time": False, "expand": self.expand,
+                                 # IPOPT backtracks from trial points where the states
+                                 # overflow; the warning is noise
+                                 "show_eval_warnings": False})
         self.timings["graph"] = t_graph - started
         self.timings["build"] = time.perf_counter() - started
 

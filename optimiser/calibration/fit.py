@@ -183,26 +183,37 @@ def groups_of(observations: Observations, by: str) -> list[tuple[str, list[Subje
     return [(s.name, [s]) for s in subjects]
 
 
-def fit_observations(base_model: Model, parameters: ParameterSet, observations: Observations,
-                     options: FitOptions,
-                     progress: Callable[[str], None] | None = None) -> FitResult:
-    """Fit every group; ``progress`` hears a line per stage."""
-    say = progress or (lambda _: None)
+def prepare(base_model: Model, parameters: ParameterSet, observations: Observations,
+            options: FitOptions) -> tuple[Model, ParameterSet, np.ndarray]:
+    """Every check of a fit before any build: the model with its volume outputs, the parameter
+    set with the volume parameters, and the fitted parameters' ranges."""
     model = volume_model(base_model, dead_cells=options.dead_cells)
     parameters = fit_parameter_set(parameters)
     bounds = validate_free(model, parameters, options.free)
     if not options.detection_limit > 0:
         raise CalibrationError(f"--detection-limit {options.detection_limit:g} mm^3 must be "
                                "positive; give the smallest volume the calipers resolve")
+    groups_of(observations, options.by)
     for schedule in observations.schedules.values():
-        schedule.fractions(model)  # every arm's drugs exist in the model, before any build
+        schedule.fractions(model)  # every arm's drugs exist in the model
+    parameters.vector(model.parameters)
+    return model, parameters, bounds
+
+
+def fit_observations(base_model: Model, parameters: ParameterSet, observations: Observations,
+                     options: FitOptions,
+                     progress: Callable[[str], None] | None = None) -> FitResult:
+    """Fit every group; ``progress`` hears a line per stage."""
+    say = progress or (lambda _: None)
+    model, parameters, bounds = prepare(base_model, parameters, observations, options)
     base = parameters.vector(model.parameters)
-    groups = []
-    for number, (name, subjects) in enumerate(groups_of(observations, options.by), 1):
-        label = f"group {number}/{len(groups_of(observations, options.by))} ({name})"
-        groups.append(_fit_group(model, base, bounds, name, subjects, observations, options,
-                                 lambda line, label=label: say(f"{label}: {line}")))
-    return FitResult(options, observations, parameters, model, groups)
+    groups = groups_of(observations, options.by)
+    fits = []
+    for number, (name, subjects) in enumerate(groups, 1):
+        label = f"group {number}/{len(groups)} ({name})"
+        fits.append(_fit_group(model, base, bounds, name, subjects, observations, options,
+                               lambda line, label=label: say(f"{label}: {line}")))
+    return FitResult(options, observations, parameters, model, fits)
 
 
 def _fit_group(model: Model, base: np.ndarray, bounds: np.ndarray, name: str,

@@ -79,7 +79,7 @@ def _run_fit(data: Path, schedules: Path, free: str, out: Path, preset_name: str
     from models.observations import read_observations
     from models.registry import get_preset
     from optimiser.calibration.estimator import CalibrationError
-    from optimiser.calibration.fit import FitOptions, fit_observations, with_ranges
+    from optimiser.calibration.fit import FitOptions, fit_observations, prepare, with_ranges
     from optimiser.calibration.outputs import write_fit
     from optimiser.plots import PlotExtraMissing
 
@@ -97,6 +97,7 @@ def _run_fit(data: Path, schedules: Path, free: str, out: Path, preset_name: str
     options = FitOptions(free=tuple(n.strip() for n in free.split(",") if n.strip()), by=by,
                          dead_cells=dead_cells, detection_limit=detection_limit, starts=starts,
                          seed=seed, substeps=preset.regimen.substeps)
+    prepare(preset.model, base, observations, options)  # every check before any output
     prepare_out(out)
     stderr.print(f"fitting {', '.join(options.free)} to {observations.n_measurements} "
                  f"measurements of {len(observations.subjects)} subjects in "

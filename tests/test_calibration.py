@@ -27,7 +27,7 @@ from optimiser.calibration.fit import (
 )
 from optimiser.calibration.likelihood import negative_log_likelihood
 from optimiser.calibration.outputs import ensemble_toml, fitted_parameters
-from optimiser.calibration.profile import THRESHOLD
+from optimiser.calibration.profile import ASYMPTOTIC_THRESHOLD, threshold
 from optimiser.calibration.synthetic import synthetic_observations
 
 PRESET = get_preset("persister_v1")
@@ -66,6 +66,15 @@ def test_likelihood_equals_scipy_stats():
     assert value == pytest.approx(expected, rel=1e-12)
 
 
+def test_threshold_is_the_f_based_one_and_tends_to_chi_square():
+    # n = 288 measurements, p = 35 fitted quantities: (n/2) ln(1 + F(0.95; 1, 253) / 253)
+    assert threshold(288, 35) == pytest.approx(144 * math.log(1 + stats.f.ppf(0.95, 1, 253)
+                                                              / 253), rel=1e-12)
+    assert threshold(288, 35) == pytest.approx(2.20, abs=0.01)
+    assert pytest.approx(stats.chi2.ppf(0.95, 1) / 2) == ASYMPTOTIC_THRESHOLD
+    assert threshold(10**7, 3) == pytest.approx(ASYMPTOTIC_THRESHOLD, rel=1e-5)
+
+
 def test_casadi_optimum_equals_scipy_least_squares():
     """The issue's independent check: same likelihood, scipy integration and least squares;
     the NLP with four Radau steps a day so its discretisation is far below 1e-6."""
@@ -101,7 +110,7 @@ def test_a_parameter_the_data_do_not_inform_is_flagged(control_only_fit):
     # both range ends were reached with the profile still below the threshold
     assert kill.lower.points[-1][0] == pytest.approx(PARAMETERS.values["k_S"].lower)
     assert kill.upper.points[-1][0] == pytest.approx(PARAMETERS.values["k_S"].upper)
-    assert all(rise < THRESHOLD for _, rise in kill.lower.points + kill.upper.points)
+    assert all(rise < kill.threshold for _, rise in kill.lower.points + kill.upper.points)
     assert growth.identifiable
     assert growth.lower.value < 0.2 < growth.upper.value
 
@@ -111,7 +120,7 @@ def test_profile_ends_are_where_the_likelihood_rises_by_the_threshold(control_on
     growth = group.intervals[0]
     for end in (growth.lower.value, growth.upper.value):
         solution = group.nlp.solve(group.estimate.z, fixed={0: math.log(end)})
-        assert solution.nll - group.estimate.nll == pytest.approx(THRESHOLD, abs=0.03)
+        assert solution.nll - group.estimate.nll == pytest.approx(growth.threshold, abs=0.03)
     assert group.check_difference < 1e-3  # the scipy re-simulation agrees
 
 
@@ -132,7 +141,8 @@ def test_fitted_set_and_ensemble(control_only_fit, tmp_path):
     ensemble = Ensemble.from_toml(ensemble_path)
     growth = group.intervals[0]
     half = (math.log(growth.upper.value) - math.log(growth.lower.value)) / 2
-    assert ensemble.spreads["r_S"].gsd == pytest.approx(math.exp(half / 1.959964), rel=1e-5)
+    assert ensemble.spreads["r_S"].gsd == pytest.approx(
+        math.exp(half / math.sqrt(2 * growth.threshold)), rel=1e-5)
     assert ensemble.spreads["k_S"].gsd is None  # not identifiable: uniform over the range
     draws = ensemble.sample(again, 200, seed=1)
     k = np.array([d.values["k_S"].value for d in draws])

@@ -38,7 +38,9 @@ START_RTOL = 1e-6  # the start simulations only need to be close
 # matrix; MUMPS' QAMD ordering (6) is made for them. On the 4 arms x 10 subjects benchmark
 # (47 364 variables, one start): QAMD 6 iterations in 3.0 s, AMD (0) 6 in 2.4 s, METIS (5) 19 in
 # 7.1 s, the optimiser's AMF (2) 20 in 16 s. tol 1e-10: intervals need the optimum to 1e-6.
-FIT_IPOPT_OPTIONS = {"tol": 1e-10, "mumps_pivot_order": 6, **WARM_OPTIONS}
+# A start that has not converged in 300 iterations (0.1-0.3 s each) is given up (its record says
+# so) rather than left to run to IPOPT's 1000.
+FIT_IPOPT_OPTIONS = {"tol": 1e-10, "mumps_pivot_order": 6, "max_iter": 300, **WARM_OPTIONS}
 
 
 class CalibrationError(InputError):

@@ -28,7 +28,7 @@ import numpy as np
 
 from models.parameters import ParameterSet, convert, toml_value
 from optimiser.calibration.fit import FitResult, GroupFit
-from optimiser.calibration.profile import LEVEL, ROOT
+from optimiser.calibration.profile import LEVEL
 from optimiser.files import write_text_atomic
 
 
@@ -85,7 +85,7 @@ def ensemble_toml(result: FitResult, group: GroupFit) -> str:
         lines += ["", f"[spread.{interval.name}]"]
         if interval.identifiable:
             half = (math.log(interval.upper.value) - math.log(interval.lower.value)) / 2
-            lines += [f"gsd = {toml_value(round(math.exp(half / ROOT), 6))}",
+            lines += [f"gsd = {toml_value(round(math.exp(half / interval.root), 6))}",
                       "reason = " + toml_value(
                           f"log-normal whose 95 % range is the profile interval "
                           f"{interval.lower.value:.4g} to {interval.upper.value:.4g}")]
@@ -125,6 +125,7 @@ def _group_summary(result: FitResult, group: GroupFit) -> dict:
                 "unit": model.parameters[model.parameter_names.index(interval.name)].unit,
                 "lower": interval.lower.value, "upper": interval.upper.value,
                 "verdict": interval.verdict, "identifiable": interval.identifiable,
+                "threshold_neg_log_likelihood": interval.threshold,
                 "range": group.nlp.bounds[k].tolist(),
                 "profile": {"lower": interval.lower.points, "upper": interval.upper.points},
                 **({"profile_found_lower_nll_by": interval.better_optimum}

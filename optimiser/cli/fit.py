@@ -40,8 +40,8 @@ def fit(
     preset: PresetOption = None,
     parameters: ParametersOption = None,
     ranges: Annotated[Path | None, typer.Option(
-        help="TOML of [ranges.NAME] lower, upper, reason: the ranges to fit within instead "
-             "of the parameter set's", show_default=False)] = None,
+        help="TOML of ranges.NAME tables (lower, upper, reason): the ranges to fit within "
+             "instead of the parameter set's", show_default=False)] = None,
     arms: Annotated[str | None, typer.Option(
         help="fit only these arms: names or shell patterns separated by commas, e.g. "
              "'p11_*,p12_*'", show_default=False)] = None,

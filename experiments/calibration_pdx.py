@@ -156,7 +156,9 @@ def _combined(fits: dict[str, FitResult], observations: Observations,
               models: dict) -> FitResult:
     """The per-model fits as one result, for one figure of every arm."""
     per_model = [fits[m] for m in models]
-    groups: list[GroupFit] = [g for result in per_model for g in result.groups]
+    groups: list[GroupFit] = [replace(g, name=m) for m, result in zip(models, per_model,
+                                                                       strict=True)
+                              for g in result.groups]
     arms = {s.arm for g in groups for s in g.subjects}
     return replace(per_model[0], groups=groups, observations=replace(
         observations, subjects=tuple(s for s in observations.subjects if s.arm in arms)))

@@ -2,16 +2,21 @@
 each, 15 % log-normal error) are fitted back, and the 95 % profile intervals must contain the
 true values in at least 90 % of the replicates for every parameter.
 
-CI runs ``RECOVERY_REPLICATES`` (default 3) replicates; the full validation (README) runs 50::
+The full validation (README) runs 50 replicates and asserts the 90 % criterion. CI runs
+``RECOVERY_REPLICATES`` (default 3), too few for a 90 % bound (one miss in 3 is 67 %), so it
+asserts the same thing as a test: no more misses per parameter than 95 % intervals give with
+probability 0.99 (binomial; at most 1 of 3)::
 
     RECOVERY_REPLICATES=50 python -m pytest -q -s tests/test_calibration_recovery.py
 """
 
 from __future__ import annotations
 
+import math
 import os
 
 import numpy as np
+from scipy.stats import binom
 
 from models.registry import get_preset
 from models.schedule import Schedule
@@ -23,6 +28,7 @@ from optimiser.calibration.synthetic import synthetic_observations
 
 REPLICATES = int(os.environ.get("RECOVERY_REPLICATES", "3"))
 COVERAGE = 0.90
+MEANINGFUL = 20  # replicates from which the 90 % criterion itself is asserted
 FREE = ("r_S", "k_S", "alpha")
 DAYS = np.array([0, 3, 7, 10, 14, 17, 21, 24, 28], dtype=float)
 ARMS = {"control": 0, "tki_28d": 28, "tki_14d": 14, "tki_7d": 7}
@@ -60,5 +66,9 @@ def test_profile_intervals_cover_the_true_values():
           + ", ".join(f"{n} {c:.0%}" for n, c in zip(FREE, coverage, strict=True))
           + "; median relative error "
           + ", ".join(f"{n} {b:+.1%}" for n, b in zip(FREE, bias, strict=True)))
-    assert np.all(coverage >= COVERAGE), dict(zip(FREE, coverage.tolist(), strict=True))
+    allowed = REPLICATES - math.ceil(COVERAGE * REPLICATES)
+    if REPLICATES < MEANINGFUL:
+        allowed = max(allowed, int(binom.ppf(0.99, REPLICATES, 0.05)))
+    misses = REPLICATES - covered
+    assert np.all(misses <= allowed), dict(zip(FREE, coverage.tolist(), strict=True))
     assert np.all(np.abs(bias) < 0.1)

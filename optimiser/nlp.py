@@ -21,6 +21,7 @@ import casadi as ca
 import numpy as np
 
 from models.errors import NumericalError
+from optimiser.derivatives import nlp_derivatives
 from optimiser.objectives import ExposureRegulariser, sign
 from optimiser.problem import ControlProblem
 from optimiser.screening import Screening
@@ -116,8 +117,8 @@ class CollocationSolver:
         # Worst case: minimise s subject to s >= every scenario's signed objective (epigraph).
         self.worst = self.S > 1 and problem.scenario_mode == "worst"
         epigraph = ca.MX.sym("s", 1 if self.worst else 0)
-        g = ca.vertcat(t.defects, *usages, *limits, *([outcomes - epigraph] if self.worst
-                                                        else []))
+        g_rest = ca.vertcat(*usages, *limits, *([outcomes - epigraph] if self.worst else []))
+        g = ca.vertcat(t.defects, g_rest)
         self._usage_rows = [u.numel() for u in usages]
         self._limit_rows = [limit.numel() for limit in limits]
         self.n_equalities = t.defects.numel()
@@ -129,6 +130,8 @@ class CollocationSolver:
                      "p": ca.vertcat(ca.vec(t.p), ca.vec(t.U_fixed)),
                      "f": objective + regulariser.expression(t.U_free, problem.grid_step),
                      "g": g}
+        self._derivatives = nlp_derivatives(t, self._nlp["x"], self._nlp["p"],
+                                            self._nlp["f"], g_rest)
         self._solvers: dict[str, ca.Function] = {}
         self.screening = Screening(t, problem.grid_step, problem.model)
         self._solver("cold")
@@ -138,13 +141,11 @@ class CollocationSolver:
         """IPOPT for a ``start`` of "cold", "warm" (from a solution) or "safe" (the retry)."""
         if start not in self._solvers:
             extra = {"cold": {}, "warm": WARM_OPTIONS, "safe": SAFE_OPTIONS}[start]
-            # Expanded to SX: faster solves, and robust. Measured with 4 worst-case scenarios:
-            # expanded, 9.2 s build and 43 iterations; unexpanded MX, 1.3 s build but NaN trial
-            # points and no convergence in 1000 iterations. The build grows about linearly
-            # (1.8 s for one scenario, 26 s for eight).
+            # The derivatives come from one interval's (optimiser.derivatives): built in
+            # about a second whatever the size, shared by the three solvers.
             self._solvers[start] = ca.nlpsol("relaxed", "ipopt", self._nlp,
                                              {"ipopt": dict(IPOPT_OPTIONS, **extra),
-                                              "print_time": False, "expand": True,
+                                              "print_time": False, **self._derivatives,
                                               # IPOPT backtracks from trial points where the
                                               # constraints overflow; the warning is noise.
                                               "show_eval_warnings": False})

@@ -222,6 +222,16 @@ def interval_function(model, degree: int = DEGREE, substeps: Sequence[float] = (
                        ["x0", "W", "u", "p", "length"], ["residual", "x_end"])
 
 
+def local_function(interval: ca.Function) -> ca.Function:
+    """``interval`` with its decision inputs in one column, z = (x0, vec W, u), and its
+    outputs in one, (residual, x_end): (z, p, length) -> outputs."""
+    x0, W, u = (ca.SX.sym(interval.name_in(i), interval.sparsity_in(i)) for i in range(3))
+    p, length = ca.SX.sym("p", interval.sparsity_in(3)), ca.SX.sym("length")
+    residual, x_end = interval(x0, W, u, p, length)
+    return ca.Function("local", [ca.vertcat(x0, ca.vec(W), u), p, length],
+                       [ca.vertcat(residual, x_end)], ["z", "p", "length"], ["outputs"])
+
+
 class Transcription:
     """The symbolic collocation of one problem structure, all scenarios side by side: the
     decision variables (nodes X, collocation points W, free controls on the NLP's control
@@ -257,17 +267,29 @@ class Transcription:
         self.U = U = self.assemble_controls(self.U_free, self.U_fixed)
         U_all = ca.horzcat(U, ca.DM.zeros(self.nu, K - H))
 
-        nodes = [X[:, s * (K + 1):(s + 1) * (K + 1)] for s in range(S)]
-        residual, x_end = self.interval.map(K * S)(
-            ca.horzcat(*[x[:, :K] for x in nodes]), W, ca.repmat(U_all, 1, S),
+        self._nodes = nodes = [X[:, s * (K + 1):(s + 1) * (K + 1)] for s in range(S)]
+        # Every NLP interval of every scenario is one call of ``local``: its inputs that are
+        # decision variables (start state, point states, controls) stacked in one column of Z.
+        self.local = local_function(self.interval)
+        self.local_inputs = (
+            ca.vertcat(ca.horzcat(*[x[:, :K] for x in nodes]),
+                       ca.reshape(W, self.nz * self.n_collocation, K * S),
+                       ca.repmat(U_all, 1, S)),
             ca.horzcat(*[ca.repmat(p[:, s], 1, K) for s in range(S)]),
             ca.repmat(ca.DM(self.steps).T, 1, S))
-        self.defects = ca.vertcat(
-            *[nodes[s][:self.nx, 0] - model.x0_internal(p[:, s]) for s in range(S)],
-            *[nodes[s][self.nx:, -1] for s in range(S) if self.nl],
-            ca.vec(residual), ca.vec(ca.horzcat(*[x[:, 1:] for x in nodes]) - x_end))
+        self.defects = self.defects_from(self.local.map(K * S)(*self.local_inputs))
         controls = ca.horzcat(U, ca.DM.zeros(self.nu, self.N - H))
         self.views = self.split(X, W, controls, p)
+
+    def defects_from(self, outputs):
+        """The defect equations given the intervals' outputs (residual over x_end, one column
+        per interval of every scenario); linear in them (``optimiser.derivatives``)."""
+        nodes, K, model = self._nodes, self.K, self.grid.problem.model
+        residual, x_end = outputs[:-self.nz, :], outputs[-self.nz:, :]
+        return ca.vertcat(
+            *[nodes[s][:self.nx, 0] - model.x0_internal(self.p[:, s]) for s in range(self.S)],
+            *[nodes[s][self.nx:, -1] for s in range(self.S) if self.nl],
+            ca.vec(residual), ca.vec(ca.horzcat(*[x[:, 1:] for x in nodes]) - x_end))
 
     def split(self, X, W, controls, parameters) -> list[View]:
         """One view per scenario of node states X, point states W (scenarios side by side),

@@ -284,7 +284,7 @@ class Transcription:
     def defects_from(self, outputs):
         """The defect equations given the intervals' outputs (residual over x_end, one column
         per interval of every scenario); linear in them (``optimiser.derivatives``)."""
-        nodes, K, model = self._nodes, self.K, self.grid.problem.model
+        nodes, model = self._nodes, self.grid.problem.model
         residual, x_end = outputs[:-self.nz, :], outputs[-self.nz:, :]
         return ca.vertcat(
             *[nodes[s][:self.nx, 0] - model.x0_internal(self.p[:, s]) for s in range(self.S)],

@@ -8,14 +8,12 @@ import numpy as np
 import pytest
 from scipy.integrate import solve_ivp
 
-from models import Control, Model, Parameter, ParameterSet, State
+from models import Model
+from models.benchmarks import NO_PARAMETERS, catalyst_mixing, lotka_volterra_fishing
 from optimiser.check import check_schedule
 from optimiser.nlp import CollocationSolver
 from optimiser.objectives import Integral
 from optimiser.problem import ControlProblem
-
-NO_PARAMETERS = ParameterSet.from_mapping(
-    {"parameters": {"unused": {"value": 0.0, "unit": "1", "source": "placeholder"}}})
 
 
 def _solve(model: Model, horizon: float, intervals: int, objective: str) -> float:
@@ -33,18 +31,7 @@ def test_lotka_volterra_fishing_relaxed_optimum():
     relaxed schedule is re-integrated two ways: the checker's trajectory (Gauss-Legendre on
     scipy Radau's dense output) and an augmented ODE with J' = deviation here, interval by
     interval with scipy's DOP853."""
-    model = Model(
-        name="fishing",
-        states=(State("x0"), State("x1")),
-        controls=(Control("w"),),
-        parameters=(Parameter("unused"),),
-        rhs=lambda x, u, p: {
-            "x0": x.x0 - x.x0 * x.x1 - 0.4 * x.x0 * u.w,
-            "x1": -x.x1 + x.x0 * x.x1 - 0.2 * x.x1 * u.w,
-        },
-        initial=lambda p: {"x0": 0.5, "x1": 0.7},
-        outputs=lambda x, p: {"deviation": (x.x0 - 1) ** 2 + (x.x1 - 1) ** 2},
-    )
+    model = lotka_volterra_fishing()
     horizon, intervals = 12.0, 480
     objective = Integral("deviation")
     problem = ControlProblem(model, NO_PARAMETERS, objective, free={"w": (0.0, horizon)},
@@ -81,16 +68,5 @@ def test_lotka_volterra_fishing_relaxed_optimum():
 def test_catalyst_mixing_optimum():
     """Catalyst mixing (Gunn & Thomas 1965; COPS 3.0 problem, Dolan, More & Munson 2004,
     ANL/MCS-TM-273): maximise 1 - x1(1) - x2(1); optimum 0.048055."""
-    model = Model(
-        name="catalyst_mixing",
-        states=(State("x1"), State("x2")),
-        controls=(Control("w"),),
-        parameters=(Parameter("unused"),),
-        rhs=lambda x, u, p: {
-            "x1": u.w * (10 * x.x2 - x.x1),
-            "x2": u.w * (x.x1 - 10 * x.x2) - (1 - u.w) * x.x2,
-        },
-        initial=lambda p: {"x1": 1.0, "x2": 0.0},
-        outputs=lambda x, p: {"loss": x.x1 + x.x2 - 1},
-    )
+    model = catalyst_mixing()
     assert -_solve(model, 1.0, 400, "loss") == pytest.approx(0.048055, rel=1e-4)

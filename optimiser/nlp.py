@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 
 import casadi as ca
 import numpy as np
+import scipy.sparse.linalg
 
 from models.errors import NumericalError
 from optimiser.derivatives import nlp_derivatives
@@ -133,6 +134,12 @@ class CollocationSolver:
         self._derivatives = nlp_derivatives(t, self._nlp["x"], self._nlp["p"],
                                             self._nlp["f"], g_rest)
         self._solvers: dict[str, ca.Function] = {}
+        # The mean signed outcome's gradient in every NLP variable, for ranking moves
+        # (objective_gradient); the epigraph variable of a worst case carries no slope.
+        self._outcome_gradient = ca.Function("outcome_gradient", [self._nlp["x"],
+                                                                  self._nlp["p"]],
+                                             [ca.gradient(ca.sum1(outcomes) / self.S,
+                                                          self._nlp["x"])])
         self.screening = Screening(t, problem.grid_step, problem.model)
         self._solver("cold")
         self.build_seconds = time.perf_counter() - started
@@ -177,6 +184,28 @@ class CollocationSolver:
     def objective_of(self, problem: ControlProblem, free: np.ndarray) -> float:
         """``objectives_of`` for one profile."""
         return self.objectives_of(problem, [free])[0]
+
+    def objective_gradient(self, problem: ControlProblem, free: np.ndarray) -> np.ndarray:
+        """d(signed objective)/d(dose fraction), n_free x N, at a profile: one simulation and
+        one adjoint solve of the NLP's defect equations there (mean over scenarios). First
+        order only: it ranks the integer search's moves, which are then simulated."""
+        X, W = self.simulate(problem, free)
+        nX, nW, nU = self._sizes
+        H, n_y = self.H, nX + nW
+        x = np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
+                            free[:, :H].ravel(order="F"), np.zeros(1 if self.worst else 0)])
+        p = self._parameter_values(problem)
+        jacobian = self._derivatives["jac_g"](x, p)[1][:self.n_equalities, :].sparse().tocsc()
+        slope = np.asarray(self._outcome_gradient(x, p)).ravel()
+        adjoint = scipy.sparse.linalg.spsolve(jacobian[:, :n_y].T.tocsc(), slope[:n_y])
+        gradient = slope[n_y:n_y + nU] - jacobian[:, n_y:n_y + nU].T @ adjoint
+        full = np.zeros((self.n_free, self.N))
+        full[:, :H] = gradient.reshape(self.n_free, H, order="F")
+        return full
+
+    def _parameter_values(self, problem: ControlProblem) -> np.ndarray:
+        return np.concatenate([problem.scenario_vectors.ravel(),
+                               problem.fixed_profile()[:, :self.H].ravel(order="F")])
 
     # -- solves ------------------------------------------------------------------------------------
     def _check_structure(self, problem: ControlProblem) -> None:
@@ -244,8 +273,7 @@ class CollocationSolver:
         lbg = np.concatenate([np.zeros(self.n_equalities), np.full(n_usage, -np.inf),
                               *[b[:, 0] for b in limit_bounds], np.full(n_epigraph, -np.inf)])
         arguments = {"lbx": lbx, "ubx": ubx, "lbg": lbg, "ubg": ubg,
-                     "p": np.concatenate([problem.scenario_vectors.ravel(),
-                                          problem.fixed_profile()[:, :H].ravel(order="F")])}
+                     "p": self._parameter_values(problem)}
         if warm_start is not None:
             arguments.update(x0=warm_start.primal, lam_x0=warm_start.lam_x,
                              lam_g0=warm_start.lam_g)

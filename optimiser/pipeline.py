@@ -105,7 +105,7 @@ def with_dose_levels(problem: ControlProblem,
     return replace(problem, constraints=rules), levels
 
 
-def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
+def integer_search(problem: ControlProblem, solver, relaxed: Solution,
                     levels: tuple[float, ...]) -> tuple[np.ndarray, float, int, list]:
     """The best integer profile (n_free x N) the rounding and the local search find from the
     relaxed optimum, its screened cost, the number of evaluations and the seeds."""
@@ -145,7 +145,9 @@ def _integer_search(problem: ControlProblem, solver, relaxed: Solution,
     ranked = [(*ranked_value(value), k)
               for value, k in zip(evaluate([seeds[k] for k in kept]), kept, strict=True)]
     start = seeds[min(ranked)[2]] if ranked else np.zeros_like(relaxed_free)
-    best, best_value, count = shift_search(evaluate, start, allowed, feasible, levels)
+    best, best_value, count = shift_search(
+        evaluate, start, allowed, feasible, levels,
+        slope=lambda W: solver.objective_gradient(problem, W))
     if not np.isfinite(best_value):
         # Still above a limit: where every single dose breaks it, no move from the start
         # lowers the violation, so search again from no drug (found by the property test).
@@ -228,7 +230,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     if integer:
         say("rounding and searching integer schedules")
         t0 = time.perf_counter()
-        free, best_value, evaluations, seeds = _integer_search(problem, solver, relaxed, levels)
+        free, best_value, evaluations, seeds = integer_search(problem, solver, relaxed, levels)
         timings["search_s"] = time.perf_counter() - t0
         if search is not None:
             from optimiser.search import run_study

@@ -72,3 +72,47 @@ def test_rounding_solves_random_instances_within_their_rules():
         w = combinatorial_rounding(relaxed, caps, rules, levels)
         assert rules.satisfied(w)
         assert np.all(w <= caps + 1e-12) and set(np.round(w, 9)) <= {0.0, *levels}
+
+
+def test_ranked_shift_search_ends_where_the_plain_one_does_and_simulates_less():
+    """A separable objective whose gradient is exact: a sum of per-day costs. The ranked
+    search reaches the same local optimum with fewer evaluations."""
+    rng = np.random.default_rng(3)
+    cost = rng.normal(size=30)
+    allowed = np.ones(30, dtype=bool)
+    start = np.zeros(30)
+    start[:5] = 1.0
+    five = lambda w: w.sum() <= 5  # noqa: E731
+
+    def evaluate(ws):
+        return [float(cost @ w.ravel()) for w in ws]
+
+    plain, plain_value, plain_count = shift_search(evaluate, start, allowed, five)
+    ranked, ranked_value, ranked_count = shift_search(
+        evaluate, start, allowed, five, slope=lambda w: np.broadcast_to(cost, w.shape))
+    assert ranked_value == pytest.approx(plain_value) and np.array_equal(ranked, plain)
+    assert ranked_value < float(cost @ start)
+    assert ranked_count < plain_count
+
+
+def test_objective_gradient_matches_finite_differences():
+    """The adjoint gradient of the screened objective (it ranks the search's moves) against
+    central differences of the CVODES screening, on model v1's main-job schedule."""
+    from models.registry import get_preset
+    from optimiser.build import problem_from_preset
+    from optimiser.cache import solver_for
+
+    problem = problem_from_preset(get_preset("persister_v1"), budget_days=10)
+    solver = solver_for(problem)
+    free = np.zeros((1, problem.n_intervals))
+    free[0, [0, 1, 2, 3, 4, 8, 22, 28, 33, 38]] = 0.5  # interior, so both sides exist
+    gradient = solver.objective_gradient(problem, free)
+    step = 1e-3
+    for day in (0, 5, 15, 30, 39):
+        up, down = free.copy(), free.copy()
+        up[0, day] += step
+        down[0, day] -= step if free[0, day] > 0 else 0.0
+        width = step if free[0, day] == 0 else 2 * step
+        high, low = solver.objectives_of(problem, [up, down])
+        assert gradient[0, day] == pytest.approx((high - low) / width, rel=2e-2, abs=1e-4)
+    assert np.all(gradient[0, solver.H:] == 0.0)  # no drug variable in the drug-free tail

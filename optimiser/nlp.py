@@ -29,6 +29,9 @@ from optimiser.screening import Screening
 from optimiser.transcription import Transcription, limit_values
 
 EXPOSURE_PENALTY = 1e-6  # objective units per day of full dose
+# Newton on the defect equations of a fixed profile (CollocationSolver._collocate): from the
+# screening simulation it converges in 2-4 steps; the step tolerance is relative to the states.
+NEWTON_ITERATIONS, NEWTON_TOLERANCE = 12, 1e-12
 IPOPT_OPTIONS = {"tol": 1e-9, "acceptable_tol": 1e-7, "max_iter": 1000, "print_level": 0,
                  "sb": "yes", "mu_strategy": "adaptive",
                  # MUMPS' default automatic scaling (77) stalled on the stiff log-scaled
@@ -189,11 +192,9 @@ class CollocationSolver:
         """d(signed objective)/d(dose fraction), n_free x N, at a profile: one simulation and
         one adjoint solve of the NLP's defect equations there (mean over scenarios). First
         order only: it ranks the integer search's moves, which are then simulated."""
-        X, W = self.simulate(problem, free)
+        x = self._primal(free, *self.simulate(problem, free))
         nX, nW, nU = self._sizes
         H, n_y = self.H, nX + nW
-        x = np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
-                            free[:, :H].ravel(order="F"), np.zeros(1 if self.worst else 0)])
         p = self._parameter_values(problem)
         jacobian = self._derivatives["jac_g"](x, p)[1][:self.n_equalities, :].sparse().tocsc()
         slope = np.asarray(self._outcome_gradient(x, p)).ravel()
@@ -202,6 +203,48 @@ class CollocationSolver:
         full = np.zeros((self.n_free, self.N))
         full[:, :H] = gradient.reshape(self.n_free, H, order="F")
         return full
+
+    def _primal(self, free: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
+        """The NLP's variables at states X, W and a free profile (epigraph variable 0)."""
+        return np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
+                               free[:, :self.H].ravel(order="F"),
+                               np.zeros(1 if self.worst else 0)])
+
+    def _collocate(self, problem: ControlProblem, free: np.ndarray) -> Solution | None:
+        """The states of a fixed profile in the NLP's discretisation, by Newton's method on
+        the defect equations (square in the states) from the screening simulation: what a
+        scoring solve with IPOPT returns, at a fraction of its cost (model v2: 2.2 s with
+        IPOPT). None if Newton does not converge (the caller falls back to IPOPT)."""
+        started = time.perf_counter()
+        nX, nW, _ = self._sizes
+        n_y, p = nX + nW, self._parameter_values(problem)
+        x = self._primal(free, *self.simulate(problem, free))
+        iterations, converged = 0, False
+        while not converged:
+            if iterations == NEWTON_ITERATIONS:
+                return None
+            iterations += 1
+            g, jacobian = self._derivatives["jac_g"](x, p)
+            defects = np.asarray(g).ravel()[:self.n_equalities]
+            if not np.all(np.isfinite(defects)):
+                return None
+            square = jacobian[:self.n_equalities, :n_y].sparse().tocsc()
+            step = scipy.sparse.linalg.spsolve(square, defects)
+            if not np.all(np.isfinite(step)):
+                return None
+            x[:n_y] -= step
+            converged = np.max(np.abs(step)) <= NEWTON_TOLERANCE * (1.0 + np.max(np.abs(x[:n_y])))
+        states = x[:nX].reshape(self.transcription.nz, -1, order="F")
+        points = x[nX:n_y].reshape(self.transcription.nz, -1, order="F")
+        views = self.screening.views(problem, free, states, points)
+        objective = problem.combine(self.screening.scenario_objectives(problem, views))
+        n_g = self.n_equalities + sum(self._usage_rows) + sum(self._limit_rows) + (
+            self.S if self.worst else 0)
+        return Solution(objective=objective, lower_bound=objective,
+                        free=dict(zip(problem.free_names, free, strict=True)), states=states,
+                        status="Newton_Converged", success=True, iterations=iterations,
+                        seconds=time.perf_counter() - started, primal=x,
+                        lam_x=np.zeros(x.size), lam_g=np.zeros(n_g))
 
     def _parameter_values(self, problem: ControlProblem) -> np.ndarray:
         return np.concatenate([problem.scenario_vectors.ravel(),
@@ -244,6 +287,10 @@ class CollocationSolver:
         solve returns the states and objective of that profile; ``safe`` uses SAFE_OPTIONS.
         The Solution says whether IPOPT converged; ``solve_reliably`` acts on it."""
         self._check_structure(problem)
+        if fix_free is not None and not safe:
+            collocated = self._collocate(problem, np.asarray(fix_free, dtype=float))
+            if collocated is not None:
+                return collocated
         started = time.perf_counter()
         lower, upper = self.free_bounds(problem)
         if cap_free is not None:

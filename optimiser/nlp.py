@@ -196,13 +196,19 @@ class CollocationSolver:
         nX, nW, nU = self._sizes
         H, n_y = self.H, nX + nW
         p = self._parameter_values(problem)
-        jacobian = self._derivatives["jac_g"](x, p)[1][:self.n_equalities, :].sparse().tocsc()
+        _, jacobian = self._defect_jacobian(x, p)
         slope = np.asarray(self._outcome_gradient(x, p)).ravel()
         adjoint = scipy.sparse.linalg.spsolve(jacobian[:, :n_y].T.tocsc(), slope[:n_y])
         gradient = slope[n_y:n_y + nU] - jacobian[:, n_y:n_y + nU].T @ adjoint
         full = np.zeros((self.n_free, self.N))
         full[:, :H] = gradient.reshape(self.n_free, H, order="F")
         return full
+
+    def _defect_jacobian(self, x: np.ndarray, p: np.ndarray):
+        """The defect equations' values and their Jacobian in every NLP variable (CSC)."""
+        g, jacobian = self._derivatives["jac_g"](x, p)
+        return (np.asarray(g).ravel()[:self.n_equalities],
+                jacobian[:self.n_equalities, :].sparse().tocsc())
 
     def _primal(self, free: np.ndarray, X: np.ndarray, W: np.ndarray) -> np.ndarray:
         """The NLP's variables at states X, W and a free profile (epigraph variable 0)."""
@@ -224,12 +230,10 @@ class CollocationSolver:
             if iterations == NEWTON_ITERATIONS:
                 return None
             iterations += 1
-            g, jacobian = self._derivatives["jac_g"](x, p)
-            defects = np.asarray(g).ravel()[:self.n_equalities]
+            defects, jacobian = self._defect_jacobian(x, p)
             if not np.all(np.isfinite(defects)):
                 return None
-            square = jacobian[:self.n_equalities, :n_y].sparse().tocsc()
-            step = scipy.sparse.linalg.spsolve(square, defects)
+            step = scipy.sparse.linalg.spsolve(jacobian[:, :n_y], defects)
             if not np.all(np.isfinite(step)):
                 return None
             x[:n_y] -= step
@@ -238,13 +242,11 @@ class CollocationSolver:
         points = x[nX:n_y].reshape(self.transcription.nz, -1, order="F")
         views = self.screening.views(problem, free, states, points)
         objective = problem.combine(self.screening.scenario_objectives(problem, views))
-        n_g = self.n_equalities + sum(self._usage_rows) + sum(self._limit_rows) + (
-            self.S if self.worst else 0)
         return Solution(objective=objective, lower_bound=objective,
                         free=dict(zip(problem.free_names, free, strict=True)), states=states,
                         status="Newton_Converged", success=True, iterations=iterations,
                         seconds=time.perf_counter() - started, primal=x,
-                        lam_x=np.zeros(x.size), lam_g=np.zeros(n_g))
+                        lam_x=np.zeros(x.size), lam_g=np.zeros(self._nlp["g"].numel()))
 
     def _parameter_values(self, problem: ControlProblem) -> np.ndarray:
         return np.concatenate([problem.scenario_vectors.ravel(),

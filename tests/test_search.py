@@ -138,6 +138,18 @@ def test_four_workers_on_postgres_finish_exactly_the_requested_trials():
     optuna.delete_study(study_name=study, storage=POSTGRES)
 
 
+def _freeze_holding_a_trial(pid: int, study: str) -> int | None:
+    """Stop the worker and keep it stopped only if it holds a running trial: a fast trial seen
+    running may have finished before the kill, and the next not yet carry the worker's pid."""
+    os.kill(pid, signal.SIGSTOP)
+    held = [t for t in _trials(POSTGRES, study) if t.state == optuna.trial.TrialState.RUNNING
+            and t.user_attrs.get("worker_pid") == pid]
+    if held:
+        return pid
+    os.kill(pid, signal.SIGCONT)
+    return None
+
+
 @needs_postgres
 def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
     study = f"kill-{uuid.uuid4().hex[:8]}"
@@ -158,13 +170,12 @@ def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
         running = [t for t in trials if t.state == optuna.trial.TrialState.RUNNING
                    and "worker_pid" in t.user_attrs]
         if len(complete) >= 3 and running:
-            pid = running[0].user_attrs["worker_pid"]
+            pid = _freeze_holding_a_trial(running[0].user_attrs["worker_pid"], study)
     assert pid is not None, "the study never got going"
     os.kill(pid, signal.SIGKILL)
     _, stderr = process.communicate(timeout=600)
     assert process.returncode == 1 and "study incomplete" in stderr
-    # The victim is the trial the worker held when it died, read once it is dead: the trial
-    # seen running may have completed between that look and the kill.
+    # The victim is the trial the worker held when it was stopped, read again once it is dead.
     lost = [t for t in _trials(POSTGRES, study) if t.user_attrs.get("worker_pid") == pid
             and t.state != optuna.trial.TrialState.COMPLETE]
     assert len(lost) == 1, f"the killed worker held {len(lost)} unfinished trials"

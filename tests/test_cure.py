@@ -135,5 +135,33 @@ def test_detectable_probability_follows_the_mean_with_many_lineages():
     from models.persister.outcome import detectable_probability
 
     assert detectable_probability(1e6, 4e9, 1e6) == 1.0  # the mean is far above the limit
-    assert detectable_probability(1e6, 1e5, 1e6) < 1e-8  # far below (sum round-off ~5e-10)
+    assert detectable_probability(1e6, 1e5, 1e6) < 1e-8  # far below
     assert detectable_probability(0.0, 1e5, 1e6) == 0.0
+
+
+@pytest.mark.parametrize("expected", [0.3, 4.0, 60.0, 2e3, 1e5, 1e6])
+@pytest.mark.parametrize("ratio", [0.05, 0.7, 1.0, 1.3, 4.0])
+def test_detectable_probability_is_the_sum_over_the_poisson_mass(expected, ratio):
+    """The definition summed term by term: sum_k Poisson(k) P(Gamma(k) < limit / clone mean)."""
+    from scipy import special, stats
+
+    from models.persister.outcome import detectable_probability
+
+    mean = 1e9
+    limit = ratio * mean
+    clones = np.arange(1, int(expected + 40 * math.sqrt(expected) + 40))
+    below = math.exp(-expected) + math.fsum(stats.poisson.pmf(clones, expected) * special
+                                            .gammainc(clones, limit * expected / mean))
+    assert detectable_probability(expected, mean, limit) == pytest.approx(1 - below, abs=1e-9)
+
+
+@pytest.mark.parametrize("expected", [1e8, 1e10])
+def test_detectable_probability_at_the_mean_with_many_clones_is_the_edgeworth_value(expected):
+    """With the limit at the mean, the compound sum's first Edgeworth term is exact to
+    O(expected^-3/2): P = 1/2 - skewness phi(0) / 6, skewness 6 / (2^1.5 sqrt(expected)). A sum
+    over the Poisson mass lost 4e-8 to round-off at 1e8 clones."""
+    from models.persister.outcome import detectable_probability
+
+    skewness = 6.0 / (2.0 ** 1.5 * math.sqrt(expected))
+    edgeworth = 0.5 - skewness / math.sqrt(2 * math.pi) / 6.0
+    assert detectable_probability(expected, 5e9, 5e9) == pytest.approx(edgeworth, abs=1e-11)

@@ -194,5 +194,7 @@ def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
     retried = [t for t in trials
                if optuna.storages.RetryHeartbeatStaleTrialCallback.retried_trial_number(t)
                == victim.number]
-    assert retried and retried[0].params == victim.params
+    # The retry keeps every value the victim had drawn (it may have been stopped between two
+    # suggestions; the retry draws the rest).
+    assert retried and victim.params.items() <= retried[0].params.items()
     optuna.delete_study(study_name=study, storage=POSTGRES)

@@ -2,7 +2,7 @@
 
 Each run is a new process (``optimise --budget 10d --json``), timed from outside, so start-up
 (interpreter, imports) counts; the phases come from the run's own ``timings_s``. Start-up is
-wall time minus the pipeline's total minus the time spent printing. Targets: <= 10 s cold from a
+wall time minus the pipeline's total minus the time spent printing. Targets: <= 2 s cold from a
 fresh shell (issue 17), and at least 5x faster than commit a390ada in the same alternating
 run (``--baseline`` a worktree of it; that commit's built-in model is v1, so compare it with
 ``--preset persister_v1``).

@@ -66,3 +66,14 @@ TOY_PRESET = textwrap.dedent('''
                                       treatment_days=10, horizon=20, grid_step=1,
                                       budget_days=4))
 ''')
+
+
+# pytest-xdist hands out whole files in collection order (`--dist loadfile`, pyproject.toml):
+# the files that take a minute or more go first, so no worker is left alone at the end with one.
+LONGEST_FILES = ("test_experiments.py", "test_calibration_recovery.py", "test_search.py",
+                 "test_properties.py", "test_calibration.py")
+
+
+def pytest_collection_modifyitems(items):
+    items.sort(key=lambda item: LONGEST_FILES.index(item.path.name)
+               if item.path.name in LONGEST_FILES else len(LONGEST_FILES))

@@ -7,7 +7,7 @@ The full validation (README) runs 50 replicates and asserts the 90 % criterion. 
 asserts the same thing as a test: no more misses per parameter than 95 % intervals give with
 probability 0.99 (binomial; at most 1 of 3)::
 
-    RECOVERY_REPLICATES=50 python -m pytest -q -s tests/test_calibration_recovery.py
+    RECOVERY_REPLICATES=50 python -m pytest -q -s -n 0 tests/test_calibration_recovery.py
 """
 
 from __future__ import annotations

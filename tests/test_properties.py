@@ -30,15 +30,15 @@ CI runs the ``ci`` profile registered in ``tests/conftest.py`` (150 derandomised
 60 s). The stress run, at least 10 000 generated problems (measured 0.35 s median, 0.44 s mean
 per case: about 75 min on one core):
 
-    HYPOTHESIS_PROFILE=stress python -m pytest -q tests/test_properties.py \\
+    HYPOTHESIS_PROFILE=stress python -m pytest -q -n 0 tests/test_properties.py \\
         --hypothesis-show-statistics
 
 or as two shards of 5000 with different seeds, one per core (about 40 min when both are free):
 
     export HYPOTHESIS_PROFILE=stress HYPOTHESIS_MAX_EXAMPLES=5000 OMP_NUM_THREADS=1
-    python -m pytest -q tests/test_properties.py --hypothesis-show-statistics \\
+    python -m pytest -q -n 0 tests/test_properties.py --hypothesis-show-statistics \\
         --hypothesis-seed=1 > shard1.txt &
-    python -m pytest -q tests/test_properties.py --hypothesis-show-statistics \\
+    python -m pytest -q -n 0 tests/test_properties.py --hypothesis-show-statistics \\
         --hypothesis-seed=2 > shard2.txt; wait
 
 ``HYPOTHESIS_MAX_EXAMPLES=N`` overrides the number of cases of either profile. The statistics

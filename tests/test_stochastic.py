@@ -4,7 +4,7 @@ cure probability, against Kendall's closed form, and their command-line surface.
 The agreement tests draw ``PERSISTER_STOCHASTIC_RUNS`` runs per schedule (default 3 000, for
 CI); the validation quoted in the README uses 20 000:
 
-    PERSISTER_STOCHASTIC_RUNS=20000 python -m pytest tests/test_stochastic.py -k analytic -s
+    PERSISTER_STOCHASTIC_RUNS=20000 python -m pytest -n 0 tests/test_stochastic.py -k analytic -s
 """
 
 from __future__ import annotations

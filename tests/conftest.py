@@ -1,4 +1,6 @@
 import os
+import subprocess
+import sys
 import textwrap
 from pathlib import Path
 
@@ -9,6 +11,13 @@ from models.persister import default_parameters, persister_model
 
 REPO = Path(__file__).resolve().parent.parent
 ARMS = REPO / "experiments" / "arms"
+# The command line in a fresh interpreter, as a user runs it (exit codes, output, files).
+CLI = (sys.executable, "-c", "from optimiser.cli import run; run()")
+
+
+def run_cli(*args: str, timeout: float = 600, cwd=None, env=None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
+                          cwd=cwd, env=env)
 
 # Hypothesis profiles (tests/test_properties.py): "ci" (default) runs a bounded, reproducible
 # number of cases; "stress" runs 10 000 fresh ones (HYPOTHESIS_PROFILE=stress). Neither writes an

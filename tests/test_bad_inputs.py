@@ -17,8 +17,6 @@ import math
 import os
 import re
 import sqlite3
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
@@ -47,7 +45,7 @@ from optimiser.objectives import Cure
 from optimiser.problem import ControlProblem, ProblemError
 from optimiser.search import SearchError, SearchSettings, open_storage
 
-from .conftest import ARMS, REPO
+from .conftest import ARMS, REPO, run_cli
 
 DOC = REPO / "docs" / "bad_inputs.md"
 PLAIN_MODEL = Model(  # a model whose cells are not declared as populations
@@ -527,9 +525,7 @@ def test_bad_command_line_input_exits_2_with_one_line(case, tmp_path):
         env["PYTHONPATH"] = os.pathsep.join(
             [case.path.replace("{tmp}", str(tmp_path)), *filter(None, [env.get("PYTHONPATH")])])
     started = time.perf_counter()
-    completed = subprocess.run(
-        [sys.executable, "-c", "from optimiser.cli import run; run()", *args],
-        capture_output=True, text=True, timeout=120, cwd=cwd, env=env)
+    completed = run_cli(*args, timeout=120, cwd=cwd, env=env)
     seconds = time.perf_counter() - started
     assert completed.returncode == 2, completed.stderr
     _one_line_naming(completed.stderr, case, tmp_path)

@@ -2,29 +2,22 @@
 (exit code 2) are catalogued in tests/test_bad_inputs.py."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import ARMS
+from .conftest import ARMS, run_cli
 
 # The command line's mechanics are tested on model v1 (its numbers pinned, fast); the default
 # preset, model v2, in test_default_main_job_runs_model_v2.
 V1 = ("--preset", "persister_v1")
 
 
-def _run(*args, timeout=600):
-    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
-                          capture_output=True, text=True, timeout=timeout)
-
-
 @pytest.fixture(scope="module")
 def default_run(tmp_path_factory):
     out = tmp_path_factory.mktemp("out")
-    completed = _run(*V1, "--budget", "10d", "--json", "--out", str(out), "--export", "nonmem",
-                     "--plot", str(out / "figure.png"))
+    completed = run_cli(*V1, "--budget", "10d", "--json", "--out", str(out), "--export", "nonmem",
+                        "--plot", str(out / "figure.png"))
     return completed, out
 
 
@@ -81,7 +74,7 @@ def test_default_main_job_runs_model_v2():
     """The README's main job on the default preset: model v2, re-simulated between dose events
     by LSODA, with a gap that is reported rather than hidden (saturating oral doses make the
     relaxed bound loose)."""
-    completed = _run("--budget", "10d", "--json")
+    completed = run_cli("--budget", "10d", "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["provenance"]["model"] == "persister_v2"
@@ -94,17 +87,17 @@ def test_default_main_job_runs_model_v2():
 def test_pareto_front_figure(tmp_path):
     from PIL import Image
 
-    completed = _run(*V1, "--budget", "10d", "--pareto", "--trials", "3", "--runs-dir",
-                     str(tmp_path), "--plot", str(tmp_path / "front.png"))
+    completed = run_cli(*V1, "--budget", "10d", "--pareto", "--trials", "3", "--runs-dir",
+                        str(tmp_path), "--plot", str(tmp_path / "front.png"))
     assert completed.returncode == 0, completed.stderr
     with Image.open(tmp_path / "front.png") as image:
         assert image.size == (700, 500) and "pareto" in image.text["command"]
 
 
 def test_export_command_writes_the_format_asked(tmp_path):
-    completed = _run(*V1, "export", "--schedule",
-                     str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--format",
-                     "physicell", "--out", str(tmp_path / "pc"))
+    completed = run_cli(*V1, "export", "--schedule",
+                        str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--format",
+                        "physicell", "--out", str(tmp_path / "pc"))
     assert completed.returncode == 0, completed.stderr
     listed = sorted(Path(line).name for line in completed.stdout.split())
     assert listed == ["igf1r_inhibitor_dose_schedule.csv", "osimertinib_dose_schedule.csv",
@@ -114,13 +107,13 @@ def test_export_command_writes_the_format_asked(tmp_path):
 
 
 def test_simulate_reports_paper_arm_outcome():
-    completed = _run(*V1, "simulate", "--schedule",
-                     str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--json")
+    completed = run_cli(*V1, "simulate", "--schedule",
+                        str(ARMS / "osimertinib_plus_igf1r_days_0_9.json"), "--json")
     assert completed.returncode == 0, completed.stderr
     outcome = json.loads(completed.stdout)
     assert outcome["eradicated"] is True and outcome["no_regrowth"] is True
-    regrows = json.loads(_run(*V1, "simulate", "--schedule", str(ARMS / "osimertinib_alone.json"),
-                              "--json").stdout)
+    regrows = json.loads(run_cli(*V1, "simulate", "--schedule",
+                                 str(ARMS / "osimertinib_alone.json"), "--json").stdout)
     assert regrows["eradicated"] is False and regrows["no_regrowth"] is False
 
 
@@ -144,7 +137,7 @@ def test_failed_check_exits_1_and_is_not_reported_as_success(monkeypatch):
 
 
 def test_auc_budget_from_the_command_line():
-    completed = _run(*V1, "--budget", "auc:0.15mM*h", "--json")
+    completed = run_cli(*V1, "--budget", "auc:0.15mM*h", "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["budget"]["kind"] == "auc"

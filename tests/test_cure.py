@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -18,12 +16,12 @@ from optimiser import optimise
 from optimiser.objectives import Cure
 from optimiser.simulate import simulate
 
+from .conftest import run_cli
+
 
 def _run(*args, timeout=600):
     """The command line on model v1, whose cure figures these tests check independently."""
-    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()",
-                           "--preset", "persister_v1", *args],
-                          capture_output=True, text=True, timeout=timeout)
+    return run_cli("--preset", "persister_v1", *args, timeout=timeout)
 
 
 def _lineages(days) -> float:

@@ -4,27 +4,20 @@ into ``optimise --parameters`` (and its ensemble into ``--ensemble --robust``)."
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import tomllib
 
 import pytest
 
-from .conftest import REPO
+from .conftest import REPO, run_cli
 
 DATA = REPO / "experiments" / "data" / "pdx_egfr_tki"
 RANGES = REPO / "experiments" / "data" / "calibration_pdx.toml"
 V1 = ("--preset", "persister_v1")
 
 
-def _run(*args, timeout=900):
-    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
-                          capture_output=True, text=True, timeout=timeout)
-
-
 def _fit(*args):
-    return _run(*V1, "fit", "--data", str(DATA / "observations.csv"), "--schedules",
-                str(DATA / "schedules"), *args)
+    return run_cli(*V1, "fit", "--data", str(DATA / "observations.csv"), "--schedules",
+                   str(DATA / "schedules"), *args)
 
 
 @pytest.fixture(scope="module")
@@ -67,15 +60,15 @@ def test_fit_by_arm_writes_its_files_and_flags_what_it_cannot_identify(by_arm):
 def test_fitted_parameters_and_ensemble_go_into_optimise(by_arm, tmp_path):
     _, out = by_arm
     group = out / "groups" / "p11_dacomitinib"
-    plain = _run(*V1, "--budget", "10d", "--json", "--parameters", str(group / "fitted.toml"))
+    plain = run_cli(*V1, "--budget", "10d", "--json", "--parameters", str(group / "fitted.toml"))
     assert plain.returncode == 0, plain.stderr
     report = json.loads(plain.stdout)
     assert report["check"]["passed"] is True
     assert report["provenance"]["parameter_set"].endswith("-fit-p11_dacomitinib")
     # the fitted growth and kill change the answer: v1's default set gives 1.7850 (test_cli)
     assert abs(report["objective"]["value"] - 1.7850) > 0.01
-    robust = _run(*V1, "--budget", "10d", "--json", "--parameters", str(group / "fitted.toml"),
-                  "--ensemble", str(group / "ensemble.toml"), "--robust", "2")
+    robust = run_cli(*V1, "--budget", "10d", "--json", "--parameters", str(group / "fitted.toml"),
+                     "--ensemble", str(group / "ensemble.toml"), "--robust", "2")
     assert robust.returncode == 0, robust.stderr
     assert json.loads(robust.stdout)["check"]["passed"] is True
 
@@ -101,13 +94,13 @@ def test_bad_fit_requests_are_one_line_and_exit_2(args, fragments, tmp_path):
 def test_missing_schedule_is_refused(tmp_path):
     schedules = tmp_path / "schedules"
     schedules.mkdir()
-    completed = _run(*V1, "fit", "--data", str(DATA / "observations.csv"), "--schedules",
-                     str(schedules), "--free", "r_S", "--out", str(tmp_path / "out"))
+    completed = run_cli(*V1, "fit", "--data", str(DATA / "observations.csv"), "--schedules",
+                        str(schedules), "--free", "r_S", "--out", str(tmp_path / "out"))
     assert completed.returncode == 2
     assert "has no schedule" in completed.stderr and "add it" in completed.stderr
 
 
 def test_ensemble_needs_robust(tmp_path):
-    completed = _run(*V1, "--budget", "10d", "--ensemble", str(tmp_path / "e.toml"))
+    completed = run_cli(*V1, "--budget", "10d", "--ensemble", str(tmp_path / "e.toml"))
     assert completed.returncode == 2
     assert "--ensemble is what --robust N draws from" in completed.stderr

@@ -11,8 +11,9 @@ from models.schedule import Schedule
 from optimiser.pipeline import optimise, solver_for
 from optimiser.simulate import simulate
 
+from .conftest import run_cli
 from .counting import dosing_runs
-from .test_cli import V1, _run
+from .test_cli import V1
 
 DRUG = "igf1r_inhibitor"
 
@@ -131,12 +132,12 @@ def test_bad_glucose_limits_are_refused(text, message):
 
 
 def test_cli_reports_the_glucose_limit():
-    completed = _run(*V1, "--budget", "3d", "--max-glucose", "164", "--json")
+    completed = run_cli(*V1, "--budget", "3d", "--max-glucose", "164", "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     glucose = next(c for c in report["check"]["constraints"] if c["name"] == "max glucose")
     assert glucose["passed"] and glucose["used"] <= 164.0 * (1 + 1e-4)
     assert glucose["unit"] == "mg/dL"
-    refused = _run(*V1, "--max-glucose", "lots")
+    refused = run_cli(*V1, "--max-glucose", "lots")
     assert refused.returncode == 2
     assert "glucose limit 'lots' is not understood" in refused.stderr

@@ -20,7 +20,7 @@ from optimiser.pipeline import optimise
 from optimiser.problem import ProblemError
 from optimiser.simulate import simulate
 
-from .test_cli import _run
+from .conftest import run_cli
 
 
 @pytest.fixture(scope="module")
@@ -166,7 +166,7 @@ def test_robust_schedule_is_checked_in_every_scenario(robust_pair):
     (["--robust", "2", "--robust-mode", "median"], "scenario mode 'median' is not one of"),
 ])
 def test_robust_options_fail_with_one_line(args, message):
-    completed = _run("--budget", "10d", *args)
+    completed = run_cli("--budget", "10d", *args)
     assert completed.returncode == 2
     assert message in completed.stderr
     assert "Traceback" not in completed.stderr

@@ -4,7 +4,6 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 import uuid
 
@@ -15,7 +14,8 @@ import pytest
 from models.persister import default_parameters, persister_model
 from optimiser.search import SearchSpace, masked
 
-from .test_cli import V1, _run
+from .conftest import CLI, run_cli
+from .test_cli import V1
 from .test_rules import _longest_run, _shortest_holiday
 
 POSTGRES = os.environ.get("PERSISTER_TEST_POSTGRES_URL")
@@ -55,27 +55,27 @@ def test_storage_urls_are_printed_without_passwords():
 def test_embedded_study_resumes_across_invocations(tmp_path):
     runs = tmp_path / "runs"
     common = ("--budget", "10d", "--study", "resume", "--runs-dir", str(runs), "--json")
-    first = _run(*V1, *common, "--trials", "4")
+    first = run_cli(*V1, *common, "--trials", "4")
     assert first.returncode == 0, first.stderr
     storage = f"sqlite:///{(runs / 'studies.db').resolve()}"
     before = {t.number: t.values for t in _complete(storage, "resume")}
     assert len(before) == 4
-    second = _run(*V1, *common, "--trials", "7")
+    second = run_cli(*V1, *common, "--trials", "7")
     assert second.returncode == 0, second.stderr
     report = json.loads(second.stdout)["study"]
     assert (report["completed_trials"], report["trials_this_run"]) == (7, 3)
     after = {t.number: t.values for t in _complete(storage, "resume")}
     assert len(after) == 7 and all(after[n] == v for n, v in before.items())
     assert report["best_objective"] <= min(v[0] for v in before.values())
-    changed = _run(*V1, "--budget", "8d", "--study", "resume", "--runs-dir", str(runs))
+    changed = run_cli(*V1, "--budget", "8d", "--study", "resume", "--runs-dir", str(runs))
     assert changed.returncode == 2
     assert "study 'resume'" in changed.stderr and "different problem" in changed.stderr
     assert "Traceback" not in changed.stderr
 
 
 def test_unreachable_storage_is_one_line_without_the_password():
-    completed = _run(*V1, "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none",
-                     "--trials", "2")
+    completed = run_cli(*V1, "--storage", "postgresql+psycopg://alice:s3cret@127.0.0.1:1/none",
+                        "--trials", "2")
     assert completed.returncode == 2
     assert "cannot open study storage postgresql+psycopg://alice:***@127.0.0.1:1/none" in \
         completed.stderr
@@ -85,9 +85,9 @@ def test_unreachable_storage_is_one_line_without_the_password():
 
 def test_search_keeps_the_rules_in_every_feasible_trial(tmp_path):
     runs = tmp_path / "runs"
-    completed = _run(*V1, "--budget", "10d", "--max-run", "3", "--min-holiday", "2",
-                     "--max-pulses", "4", "--trials", "12", "--study", "rules",
-                     "--runs-dir", str(runs), "--json")
+    completed = run_cli(*V1, "--budget", "10d", "--max-run", "3", "--min-holiday", "2",
+                        "--max-pulses", "4", "--trials", "12", "--study", "rules",
+                        "--runs-dir", str(runs), "--json")
     assert completed.returncode == 0, completed.stderr
     report = json.loads(completed.stdout)
     assert report["check"]["passed"]
@@ -108,8 +108,8 @@ def test_search_under_a_glucose_limit_returns_only_schedules_that_keep_it(tmp_pa
     from optimiser.simulate import simulate
 
     runs = tmp_path / "runs"
-    completed = _run(*V1, "--budget", "6d", "--max-glucose", "164", "--trials", "10", "--study",
-                     "g", "--runs-dir", str(runs), "--json")
+    completed = run_cli(*V1, "--budget", "6d", "--max-glucose", "164", "--trials", "10", "--study",
+                        "g", "--runs-dir", str(runs), "--json")
     assert completed.returncode == 0, completed.stderr
     model = persister_model(glucose=True)
     p = model.parameter_vector(default_parameters())
@@ -126,8 +126,8 @@ def test_search_under_a_glucose_limit_returns_only_schedules_that_keep_it(tmp_pa
 @needs_postgres
 def test_four_workers_on_postgres_finish_exactly_the_requested_trials():
     study = f"workers-{uuid.uuid4().hex[:8]}"
-    completed = _run(*V1, "--budget", "10d", "--study", study, "--storage", POSTGRES,
-                     "--workers", "4", "--trials", "16", "--json")
+    completed = run_cli(*V1, "--budget", "10d", "--study", study, "--storage", POSTGRES,
+                        "--workers", "4", "--trials", "16", "--json")
     assert completed.returncode == 0, completed.stderr
     assert POSTGRES.split("@")[0].split(":")[-1] not in completed.stdout + completed.stderr
     trials = _trials(POSTGRES, study)
@@ -153,8 +153,7 @@ def _freeze_holding_a_trial(pid: int, study: str) -> int | None:
 @needs_postgres
 def test_a_worker_killed_mid_study_loses_no_trial_and_the_study_resumes():
     study = f"kill-{uuid.uuid4().hex[:8]}"
-    command = [sys.executable, "-c", "from optimiser.cli import run; run()", "--preset",
-               "persister_v1", "--budget", "10d",
+    command = [*CLI, "--preset", "persister_v1", "--budget", "10d",
                "--study", study, "--storage", POSTGRES, "--workers", "2", "--trials", "14",
                "--heartbeat", "1", "--grace", "3", "--json"]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,

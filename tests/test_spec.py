@@ -20,13 +20,10 @@ from optimiser.spec import (
     build_problem,
 )
 
+from .conftest import run_cli
+
 CHEAP = ("--preset", "persister_v1", "--budget", "3d", "--horizon", "50", "--treatment-days",
          "20")  # about 1.5 s
-
-
-def _run(*args, cwd=None, timeout=300):
-    return subprocess.run([sys.executable, "-c", "from optimiser.cli import run; run()", *args],
-                          capture_output=True, text=True, timeout=timeout, cwd=cwd)
 
 
 def _one_line(stderr: str) -> str:
@@ -124,7 +121,7 @@ def test_an_unknown_preset_is_refused():
 
 def test_unknown_key_in_a_run_file_exits_2_with_one_line(tmp_path):
     (tmp_path / "run.toml").write_text('[problem]\nbudget = "3d"\nbuget = "4d"\n')
-    completed = _run("run", str(tmp_path / "run.toml"))
+    completed = run_cli("run", str(tmp_path / "run.toml"))
     assert completed.returncode == 2
     line = _one_line(completed.stderr)
     assert line.startswith(f"error: run file '{tmp_path / 'run.toml'}': unknown key "
@@ -141,7 +138,7 @@ def test_unknown_key_in_a_run_file_exits_2_with_one_line(tmp_path):
 def test_a_run_file_that_cannot_run_exits_2_before_any_solve(tmp_path, text, fragment):
     if text is not None:
         (tmp_path / "run.toml").write_text(text)
-    completed = _run("run", str(tmp_path / "run.toml"), cwd=tmp_path)
+    completed = run_cli("run", str(tmp_path / "run.toml"), cwd=tmp_path)
     assert completed.returncode == 2
     assert fragment in _one_line(completed.stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ([] if text is None else ["run.toml"])
@@ -149,13 +146,13 @@ def test_a_run_file_that_cannot_run_exits_2_before_any_solve(tmp_path, text, fra
 
 def test_options_before_run_are_refused(tmp_path):
     (tmp_path / "run.toml").write_text("")
-    completed = _run("--budget", "3d", "run", str(tmp_path / "run.toml"))
+    completed = run_cli("--budget", "3d", "run", str(tmp_path / "run.toml"))
     assert completed.returncode == 2
     assert "came before 'run'" in _one_line(completed.stderr)
 
 
 def test_save_spec_of_a_bad_command_line_writes_nothing(tmp_path):
-    completed = _run("--budget", "ten", "--save-spec", "run.toml", cwd=tmp_path)
+    completed = run_cli("--budget", "ten", "--save-spec", "run.toml", cwd=tmp_path)
     assert completed.returncode == 2
     assert "budget 'ten' is not understood" in _one_line(completed.stderr)
     assert list(tmp_path.iterdir()) == []
@@ -177,8 +174,8 @@ def test_a_saved_spec_with_a_storage_password_is_private(tmp_path, monkeypatch, 
 def test_a_saved_spec_run_with_optimise_run_gives_the_command_lines_result(tmp_path):
     """``--save-spec`` writes the run file and runs; ``optimise run`` of that file reports the
     same run: every figure equal, but for timings and the command in the provenance."""
-    first = _run(*CHEAP, "--max-run", "2d", "--dose-levels", "12.5,25", "--json", "--out",
-                 "out", "--save-spec", "specs/run.toml", cwd=tmp_path)
+    first = run_cli(*CHEAP, "--max-run", "2d", "--dose-levels", "12.5,25", "--json", "--out",
+                    "out", "--save-spec", "specs/run.toml", cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     saved = (tmp_path / "specs" / "run.toml").read_text()
     assert 'budget = "3d"' in saved and 'max_run = "2d"' in saved and "json = true" in saved
@@ -188,7 +185,7 @@ def test_a_saved_spec_run_with_optimise_run_gives_the_command_lines_result(tmp_p
                                         max_run="2d", dose_levels="12.5,25", as_json=True,
                                         out=Path("out"))
     schedule_first = json.loads((tmp_path / "out" / "schedule.json").read_text())
-    second = _run("run", "specs/run.toml", cwd=tmp_path)
+    second = run_cli("run", "specs/run.toml", cwd=tmp_path)
     assert second.returncode == 0, second.stderr
     reports = [json.loads(first.stdout), json.loads(second.stdout)]
     schedule_second = json.loads((tmp_path / "out" / "schedule.json").read_text())

@@ -13,7 +13,6 @@ import json
 import math
 import os
 import subprocess
-import sys
 
 import numpy as np
 import pytest
@@ -39,7 +38,7 @@ from optimiser.stochastic import (
     simulate_stochastic,
 )
 
-from .conftest import ARMS, TOY_PRESET
+from .conftest import ARMS, CLI, TOY_PRESET
 
 RUNS = int(os.environ.get("PERSISTER_STOCHASTIC_RUNS", "3000"))
 VALIDATION_RUNS = 20_000  # the README's validation; the step's bias is judged at this size
@@ -278,7 +277,7 @@ def test_cli_refuses_a_model_without_populations(tmp_path):
 
 
 def test_cli_prints_the_figures_and_puts_them_in_the_json():
-    command = [sys.executable, "-c", "from optimiser.cli import run; run()", "simulate",
+    command = [*CLI, "simulate",
                "--schedule", PAPER_ARM, "--stochastic", "300", "--seed", "4"]
     completed = subprocess.run([*command, "--json"], capture_output=True, text=True,
                                timeout=300)

@@ -96,11 +96,40 @@ def _parsed(url: str):
         return None
 
 
-def masked(url: str) -> str:
-    """The storage URL with any password replaced by ***, safe to print."""
+# Query parameters that drivers read as credentials (libpq: password, sslpassword; others:
+# passwd, pwd, token, secret, api keys): matched as parts of the parameter's name.
+SECRET_QUERY_WORDS = ("password", "passwd", "pwd", "secret", "token", "key")
+
+
+def _secrets(url: str) -> list[str]:
+    """Every credential the URL carries: the password (all of it when an unescaped '@' in it
+    made SQLAlchemy end it early and read the rest as the host) and secret query values."""
     parsed = _parsed(url)
-    return "<unreadable storage URL>" if parsed is None else parsed.render_as_string(
-        hide_password=True)
+    if parsed is None:
+        return []
+    found = []
+    if parsed.password is not None or "@" in (parsed.host or ""):
+        spill = (parsed.host or "").rpartition("@")[0]
+        found.append(f"{parsed.password or ''}@{spill}" if spill else parsed.password or "")
+    for name, value in parsed.query.items():
+        if any(word in name.lower() for word in SECRET_QUERY_WORDS):
+            found += [value] if isinstance(value, str) else list(value)
+    return [secret for secret in found if secret]
+
+
+def masked(url: str) -> str:
+    """The storage URL with every credential (password, secret query values) replaced by ***,
+    safe to print and to store."""
+    parsed = _parsed(url)
+    if parsed is None:
+        return "<unreadable storage URL>"
+    query = {name: "***" if any(word in name.lower() for word in SECRET_QUERY_WORDS) else value
+             for name, value in parsed.query.items()}
+    host = parsed.host.rpartition("@")[2] if parsed.host else parsed.host
+    password = "***" if parsed.password is not None or host != parsed.host else None
+    shown = parsed.set(host=host, password=password, query=query).render_as_string(
+        hide_password=False)
+    return shown.replace("%2A%2A%2A", "***")  # rendering percent-encodes the mask
 
 
 def open_storage(settings: SearchSettings):
@@ -143,16 +172,18 @@ def _engine_kwargs(url: str) -> dict:
 
 
 def _without_password(text: str, url: str) -> str:
-    """``text`` with the URL's password masked where drivers quote it (in a URL or a DSN); a
-    password of four or more characters is masked anywhere (a shorter one would also mask
+    """``text`` with the URL's credentials masked where drivers quote them (in a URL or a DSN);
+    one of four or more characters is masked anywhere (a shorter one would also mask
     unrelated letters of the message)."""
-    password = getattr(_parsed(url), "password", None)
-    if not password:
-        return text
-    for quoted, shown in ((f":{password}@", ":***@"), (f"password={password}", "password=***"),
-                          (f"password='{password}'", "password='***'")):
-        text = text.replace(quoted, shown)
-    return text.replace(password, "***") if len(password) >= 4 else text
+    host = getattr(_parsed(url), "host", None) or ""
+    if "@" in host:  # the password's tail read as part of the host name
+        text = text.replace(host, "***@" + host.rpartition("@")[2])
+    for secret in _secrets(url):
+        for quoted, shown in ((f":{secret}@", ":***@"), (f"password={secret}", "password=***"),
+                              (f"password='{secret}'", "password='***'")):
+            text = text.replace(quoted, shown)
+        text = text.replace(secret, "***") if len(secret) >= 4 else text
+    return text
 
 
 def _storage_hint(url: str, error: Exception) -> str:

@@ -47,9 +47,49 @@ def test_space_encodes_a_profile_as_the_pulses_that_give_it_back():
     assert space.encode(too_many) is None  # 20 pulses > 6
 
 
-def test_storage_urls_are_printed_without_passwords():
-    assert masked("postgresql+psycopg://alice:s3cret@db:5432/x") == \
-        "postgresql+psycopg://alice:***@db:5432/x"
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql+psycopg://alice:s3cret@db:5432/x", "postgresql+psycopg://alice:***@db:5432/x"),
+    # an unescaped '@' ends SQLAlchemy's password early: the rest must not show as the host
+    ("postgresql+psycopg://alice:p@ss@db:5432/x", "postgresql+psycopg://alice:***@db:5432/x"),
+    ("postgresql+psycopg://alice:p%40ss@db/x", "postgresql+psycopg://alice:***@db/x"),
+    ("postgresql+psycopg://alice@db/x?password=s3cret",
+     "postgresql+psycopg://alice@db/x?password=***"),
+    ("postgresql://db/x?user=a&sslpassword=k3y&password=s3cret",
+     "postgresql://db/x?password=***&sslpassword=***&user=a"),
+    ("postgresql://alice@db/x?connect_timeout=5", "postgresql://alice@db/x?connect_timeout=5"),
+    ("sqlite:////tmp/runs/studies.db", "sqlite:////tmp/runs/studies.db"),
+])
+def test_storage_urls_are_printed_without_credentials(url, shown):
+    assert masked(url) == shown
+
+
+@needs_postgres
+def test_a_password_given_as_a_query_parameter_is_written_nowhere(tmp_path):
+    from sqlalchemy.engine import make_url
+
+    url = make_url(POSTGRES)
+    password = url.password
+    as_query = (f"{url.drivername}://{url.username}@{url.host}:{url.port}/{url.database}"
+                f"?password={password}")
+    study = f"query-{uuid.uuid4().hex[:8]}"
+    completed = run_cli(*V1, "--budget", "10d", "--storage", as_query, "--study", study,
+                        "--trials", "2", "--json", "--out", str(tmp_path / "out"))
+    assert completed.returncode == 0, completed.stderr
+    assert json.loads(completed.stdout)["study"]["storage"].endswith("?password=***")
+    written = [path.read_text() for path in (tmp_path / "out").rglob("*") if path.is_file()]
+    assert written and all(password not in text
+                           for text in [completed.stdout, completed.stderr, *written])
+    optuna.delete_study(study_name=study, storage=POSTGRES)
+
+
+@pytest.mark.parametrize("url", ["postgresql+psycopg://alice:p@ss@127.0.0.1:1/none",
+                                 "postgresql+psycopg://alice@127.0.0.1:1/none?password=s3cret"])
+def test_a_storage_error_shows_no_part_of_the_password(url):
+    completed = run_cli(*V1, "--storage", url, "--study", "s", "--trials", "2", "--json",
+                        timeout=120)
+    assert completed.returncode == 2, completed.stderr
+    assert "s3cret" not in completed.stderr + completed.stdout
+    assert "ss@" not in completed.stderr + completed.stdout
 
 
 def test_embedded_study_resumes_across_invocations(tmp_path):

@@ -143,6 +143,11 @@ def open_storage(settings: SearchSettings):
         except OSError as error:
             raise SearchError(f"cannot create the runs directory {str(settings.runs_dir)!r} "
                               f"({error.strerror}); choose a writable --runs-dir") from None
+    if _in_memory(settings.url):
+        raise SearchError(f"cannot open study storage {settings.url} (an in-memory SQLite "
+                          "database is private to one connection, and the heartbeat thread and "
+                          "the workers each open their own); give a file, e.g. "
+                          "sqlite:///runs/studies.db, or leave out --storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
         return optuna.storages.RDBStorage(
@@ -155,6 +160,16 @@ def open_storage(settings: SearchSettings):
         reason = _without_password(str(error).splitlines()[0], settings.url)
         raise SearchError(f"cannot open study storage {masked(settings.url)} ({reason[:200]}); "
                           f"{_storage_hint(settings.url, error)}") from None
+
+
+def _in_memory(url: str) -> bool:
+    """An SQLite URL without a file (``sqlite://``, ``:memory:``, ``mode=memory``)."""
+    parsed = _parsed(url)
+    if parsed is None or not parsed.drivername.startswith("sqlite"):
+        return False
+    database = parsed.database or ""
+    return (database in ("", ":memory:") or database.startswith("file::memory:")
+            or parsed.query.get("mode") == "memory" or "mode=memory" in database)
 
 
 def _engine_kwargs(url: str) -> dict:

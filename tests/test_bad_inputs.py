@@ -282,6 +282,10 @@ CATALOGUE: tuple[Bad, ...] = (
         setup=_study_of_unknown_schema,
         shown="`optimise --trials 5 --storage sqlite:///old.db`, a study database of an "
               "unknown Optuna schema version"),
+    Bad("storage-sqlite-in-memory", "cli", "an in-memory SQLite database is private to one "
+        "connection", "give a file, e.g. sqlite:///runs/studies.db",
+        ("--trials", "5", "--storage", "sqlite://", *OUT),
+        shown="`optimise --trials 5 --storage sqlite://`"),
     Bad("storage-directory-missing", "cli", "unable to open database file",
         "create it or give another sqlite:///PATH",
         ("--trials", "5", "--storage", "sqlite:///{tmp}/missing/studies.db", *OUT),

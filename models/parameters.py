@@ -20,6 +20,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
+import tokenize
 import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -61,6 +62,11 @@ def convert(value: float, unit: str, to_unit: str, what: str = "value") -> float
     except (pint.errors.UndefinedUnitError, AttributeError, TypeError, ValueError):
         raise ParameterError(f"{what}: unknown unit {unit!r}; use a pint unit such as "
                              f"{to_unit!r}") from None
+    # pint parses a unit as an expression: whatever else that raises (an unbalanced
+    # parenthesis, a division by zero, any other pint error) is a malformed unit, not a crash
+    except (pint.errors.PintError, tokenize.TokenError, SyntaxError, ArithmeticError):
+        raise ParameterError(f"{what}: cannot read the unit {unit!r} (check its parentheses "
+                             f"and operators); use a pint unit such as {to_unit!r}") from None
 
 
 

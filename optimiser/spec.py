@@ -44,6 +44,10 @@ if TYPE_CHECKING:
 TABLES = ("problem", "search", "outputs")
 
 
+# numpy and Optuna take seeds in [0, 2^32); each worker's sampler adds 1000 to the seed.
+SEED_MAX = 2**31 - 1
+
+
 class SpecError(InputError):
     """A run spec cannot be read or its outputs cannot be written; the message says how."""
 
@@ -90,7 +94,7 @@ class ProblemSpec(_Table):
     max_glucose: str | None = None
     robust: int | None = None
     robust_mode: str = "mean"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     parameters: Path | None = None
     ensemble: Path | None = None
 
@@ -111,7 +115,7 @@ class SearchSpec(_Table):
     workers: int = 1
     pareto: bool = False
     mode: str = "coupled"
-    seed: int = 0
+    seed: int = Field(0, ge=0, le=SEED_MAX)
     heartbeat: int = 10
     grace: int = 30
 

@@ -6,9 +6,9 @@ forward solution is scipy's dense output and the backward equations are integrat
 with tight tolerances, piece by piece between dose changes. LSODA with the banded analytic
 Jacobian (each horizon's block is n x n) was 3x faster than Radau with the sparse one on model
 v2's no-regrowth curve, at a fifth of its error (2e-9 against 1e-8 in ln lineages, against
-Radau at rtol 1e-11). Several horizons are integrated in
-one pass (one block of w per horizon, started at w = 0 when the backward sweep reaches it), which
-gives the chance of no regrowth by each day of follow-up at the cost of one sweep.
+Radau at rtol 1e-11). Several horizons are integrated in one pass (one block of w per horizon,
+started at w = 0 when the backward sweep reaches it), which gives the chance of no regrowth by
+each day of follow-up at the cost of one sweep.
 """
 
 from __future__ import annotations

@@ -101,18 +101,27 @@ def _parsed(url: str):
 SECRET_QUERY_WORDS = ("password", "passwd", "pwd", "secret", "token", "key")
 
 
+def _is_secret(name: str) -> bool:
+    return any(word in name.lower() for word in SECRET_QUERY_WORDS)
+
+
+def _password_and_host(parsed) -> tuple[str | None, str | None]:
+    """The whole password and the real host: an unescaped '@' in a password makes SQLAlchemy
+    end it early and read its tail as part of the host."""
+    spill, at, host = (parsed.host or "").rpartition("@")
+    if not at:
+        return parsed.password, parsed.host
+    return f"{parsed.password or ''}@{spill}", host
+
+
 def _secrets(url: str) -> list[str]:
-    """Every credential the URL carries: the password (all of it when an unescaped '@' in it
-    made SQLAlchemy end it early and read the rest as the host) and secret query values."""
+    """Every credential the URL carries: the whole password and secret query values."""
     parsed = _parsed(url)
     if parsed is None:
         return []
-    found = []
-    if parsed.password is not None or "@" in (parsed.host or ""):
-        spill = (parsed.host or "").rpartition("@")[0]
-        found.append(f"{parsed.password or ''}@{spill}" if spill else parsed.password or "")
+    found = [_password_and_host(parsed)[0]]
     for name, value in parsed.query.items():
-        if any(word in name.lower() for word in SECRET_QUERY_WORDS):
+        if _is_secret(name):
             found += [value] if isinstance(value, str) else list(value)
     return [secret for secret in found if secret]
 
@@ -123,12 +132,10 @@ def masked(url: str) -> str:
     parsed = _parsed(url)
     if parsed is None:
         return "<unreadable storage URL>"
-    query = {name: "***" if any(word in name.lower() for word in SECRET_QUERY_WORDS) else value
-             for name, value in parsed.query.items()}
-    host = parsed.host.rpartition("@")[2] if parsed.host else parsed.host
-    password = "***" if parsed.password is not None or host != parsed.host else None
-    shown = parsed.set(host=host, password=password, query=query).render_as_string(
-        hide_password=False)
+    password, host = _password_and_host(parsed)
+    query = {name: "***" if _is_secret(name) else value for name, value in parsed.query.items()}
+    shown = parsed.set(host=host, password=None if password is None else "***",
+                       query=query).render_as_string(hide_password=False)
     return shown.replace("%2A%2A%2A", "***")  # rendering percent-encodes the mask
 
 
@@ -190,9 +197,9 @@ def _without_password(text: str, url: str) -> str:
     """``text`` with the URL's credentials masked where drivers quote them (in a URL or a DSN);
     one of four or more characters is masked anywhere (a shorter one would also mask
     unrelated letters of the message)."""
-    host = getattr(_parsed(url), "host", None) or ""
-    if "@" in host:  # the password's tail read as part of the host name
-        text = text.replace(host, "***@" + host.rpartition("@")[2])
+    parsed = _parsed(url)
+    if parsed is not None and parsed.host and "@" in parsed.host:  # the password's tail
+        text = text.replace(parsed.host, "***@" + _password_and_host(parsed)[1])
     for secret in _secrets(url):
         for quoted, shown in ((f":{secret}@", ":***@"), (f"password={secret}", "password=***"),
                               (f"password='{secret}'", "password='***'")):

@@ -12,7 +12,7 @@ from models.persister import default_parameters, persister_model
 REPO = Path(__file__).resolve().parent.parent
 ARMS = REPO / "experiments" / "arms"
 # The command line in a fresh interpreter, as a user runs it (exit codes, output, files).
-CLI = (sys.executable, "-c", "from optimiser.cli import run; run()")
+CLI = (sys.executable, "-c", "from optimiser.entry import run; run()")
 
 
 def run_cli(*args: str, timeout: float = 600, cwd=None, env=None) -> subprocess.CompletedProcess:

@@ -46,6 +46,6 @@ def run() -> None:
             message = f"{message.rstrip('.')}; see '{command} --help'"
         one_line(message)
         raise SystemExit(error.exit_code) from None
-    except typer.Abort:  # Ctrl-C at a prompt
-        raise SystemExit(EXIT_FAILURE) from None
+    except typer.Abort:  # click's form of KeyboardInterrupt (Ctrl-C, SIGTERM)
+        raise KeyboardInterrupt from None
     raise SystemExit(code if isinstance(code, int) else 0)

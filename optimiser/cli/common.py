@@ -19,6 +19,7 @@ from models.parameters import ParameterSet
 from models.registry import get_preset
 from models.schedule import Schedule
 from optimiser.files import write_text_atomic
+from optimiser.interrupts import received
 from optimiser.search import masked
 from optimiser.spec import prepare_directory
 
@@ -51,24 +52,31 @@ def fail(message: str, code: int) -> None:
 
 
 def guarded(function):
-    """Turn user errors into one line and exit code 2, whatever raised them."""
+    """Turn user errors into one line and exit code 2, whatever raised them; any error after
+    Ctrl-C or SIGTERM (CasADi's failed call or solve) is the interrupt (exit 130)."""
     def run(*args, **kwargs):
         try:
             return function(*args, **kwargs)
         except typer.Exit:  # click's Exit is a RuntimeError: let a chosen exit code through
             raise
-        except InputError as error:
-            fail(str(error), EXIT_BAD_INPUT)
-        except UnreachableError as error:  # an answer, not a failure
-            fail(str(error), EXIT_FAILURE)
-        except NumericalError as error:  # solver, rounding or integrator failure
-            fail(f"numerical failure: {error}", EXIT_FAILURE)
-        except Exception as error:  # a bug: one line, unless PERSISTER_DEBUG asks for the trace
-            if os.environ.get("PERSISTER_DEBUG"):
-                raise
-            fail(f"internal error ({type(error).__name__}: {error}); please report it, with "
-                 "the command; PERSISTER_DEBUG=1 shows the traceback", EXIT_FAILURE)
+        except Exception as error:
+            if received():
+                raise KeyboardInterrupt from None
+            _report(error)
     return run
+
+
+def _report(error: Exception) -> None:
+    if isinstance(error, InputError):
+        fail(str(error), EXIT_BAD_INPUT)
+    if isinstance(error, UnreachableError):  # an answer, not a failure
+        fail(str(error), EXIT_FAILURE)
+    if isinstance(error, NumericalError):  # solver, rounding or integrator failure
+        fail(f"numerical failure: {error}", EXIT_FAILURE)
+    if os.environ.get("PERSISTER_DEBUG"):  # a bug: one line, unless asked for the trace
+        raise error
+    fail(f"internal error ({type(error).__name__}: {error}); please report it, with the "
+         "command; PERSISTER_DEBUG=1 shows the traceback", EXIT_FAILURE)
 
 
 def one_line(message: str) -> None:

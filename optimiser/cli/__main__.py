@@ -1,5 +1,0 @@
-"""``python -m optimiser.cli``: the ``optimise`` command."""
-
-from optimiser.cli import run
-
-run()

@@ -23,6 +23,7 @@ import scipy.sparse.linalg
 
 from models.errors import NumericalError
 from optimiser.derivatives import nlp_derivatives
+from optimiser.interrupts import raise_if_received
 from optimiser.objectives import ExposureRegulariser, sign
 from optimiser.problem import ControlProblem
 from optimiser.screening import Screening
@@ -337,6 +338,7 @@ class CollocationSolver:
                                               guess[:, :H].ravel(order="F"), s0])
         solver = self._solver("safe" if safe else "warm" if warm_start is not None else "cold")
         result = solver(**arguments)
+        raise_if_received()  # CasADi turns Ctrl-C into a failed solve
         stats = solver.stats()
         primal = np.asarray(result["x"]).ravel()
         free = np.zeros((self.n_free, self.N))

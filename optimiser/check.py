@@ -8,7 +8,7 @@ schedule itself. A failure is reported as such; it is never presented as a succe
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -33,6 +33,14 @@ class CheckReport:
     scenario_objectives: list[float] = field(default_factory=list)  # robust problems only
     summary: dict = field(default_factory=dict)  # the preset's outcome figures, nominal
     integrator: str = "scipy Radau"  # optimiser.simulate.integrator_name of the model
+
+    @property
+    def objective_alone_disagrees(self) -> bool:
+        """Whether the only problem is the objective's disagreement with the re-simulation
+        (every constraint kept, the re-simulation finite): an error of the optimiser's
+        discretisation, which a finer one removes (``optimiser.pipeline.optimise``)."""
+        return (all(c.passed for c in self.constraints)
+                and math.isfinite(self.resimulated_objective) and self.difference > self.tolerance)
 
     def figures(self) -> dict:
         """The independent figures, for JSON output."""
@@ -62,17 +70,25 @@ def check_schedule(problem: ControlProblem, schedule: Schedule, predicted_object
     scenarios = ([simulate(model, p, schedule) for p in problem.scenario_vectors]
                  if problem.scenarios else [trajectory])
     values = [problem.objective.checked(t, schedule) for t in scenarios]
-    resimulated = problem.combine(values)
-    difference = abs(resimulated - predicted_objective)
     reports = [c.check(schedule, model) for c in problem.constraints]
     reports += [limit.report(np.concatenate([limit.values_on(t) for t in scenarios]))
                 for limit in problem.path_limits]
-    problems = [f"constraint violated: {r.describe()}" for r in reports if not r.passed]
+    unjudged = CheckReport(False, math.nan, problem.combine(values), math.nan, tolerance,
+                           reports, [], trajectory, values if problem.scenarios else [],
+                           problem.summary(trajectory) if problem.summary is not None else {},
+                           integrator_name(model))
+    return judged(unjudged, predicted_objective)
+
+
+def judged(report: CheckReport, predicted_objective: float) -> CheckReport:
+    """``report``'s re-simulation judged against ``predicted_objective``: a schedule scored
+    again on a finer discretisation is not simulated again."""
+    resimulated, tolerance = report.resimulated_objective, report.tolerance
+    difference = abs(resimulated - predicted_objective)
+    problems = [f"constraint violated: {r.describe()}" for r in report.constraints
+                if not r.passed]
     if not (math.isfinite(resimulated) and difference <= tolerance):
         problems.append(f"re-simulated objective {resimulated:.6g} differs from the optimiser's "
                         f"{predicted_objective:.6g} by {difference:.3g} (tolerance {tolerance:g})")
-    return CheckReport(not problems, predicted_objective, resimulated, difference, tolerance,
-                       reports, problems, trajectory,
-                       values if problem.scenarios else [],
-                       problem.summary(trajectory) if problem.summary is not None else {},
-                       integrator_name(model))
+    return replace(report, passed=not problems, predicted_objective=predicted_objective,
+                   difference=difference, problems=problems)

@@ -235,6 +235,9 @@ class Report(_Part):
     gap_relative: float
     check: Check = Field(description="the independent re-simulation and rule check")
     solver: Solver
+    refinements: int = Field(description=(
+        "times every NLP step was halved because the check disagreed with the objective "
+        "(0: the first discretisation agreed)"))
     timings_s: dict[str, float] = Field(description="seconds per stage; wall: the whole run")
     provenance: Provenance
     study: Study | None = None
@@ -276,6 +279,7 @@ class Report(_Part):
             "gap_relative": result.relative_gap,
             "check": result.check.figures(),
             "solver": {"status": result.relaxed.status, "iterations": result.relaxed.iterations},
+            "refinements": result.refinements,
             "timings_s": {**result.timings, "wall": wall_seconds},
             "provenance": result.provenance,
             "study": result.study.summary() if result.study is not None else None,
@@ -346,6 +350,11 @@ def table(report: Report) -> Table:
     view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: "
                  f"{integrator} {what} {check.resimulated_objective:.4f} (difference "
                  f"{check.difference:.1e})")
+    if report.refinements:
+        view.add_row("discretisation refined", f"{report.refinements} time(s): every NLP step "
+                     "halved until the check agreed" if check.passed else
+                     f"{report.refinements} time(s): every NLP step halved, the check still "
+                     "disagrees")
     if check.scenario_objectives is not None:
         values = check.scenario_objectives
         view.add_row(f"{what} per parameter set", f"{min(values):.4f} to "

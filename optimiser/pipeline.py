@@ -42,7 +42,7 @@ Progress = Callable[[str], None]
 SCALED_SEEDS = (1.1, 1.25, 1.5, 2.0)
 SNAP = 1e-7  # of a control's range: a continuous dose this close to a bound is on it
 BOUND_TOLERANCE = 1e-6  # a schedule this far past the relaxed optimum is solver round-off
-# Halvings of every NLP step after the check disagrees: on the flagged cases of the property
+# Halvings of every Radau step after the check disagrees: on the flagged cases of the property
 # test one removed the disagreement (3.8e-3 to 4.9e-4 decades at worst) and two left 3e-5.
 MAX_REFINEMENTS = 3
 
@@ -59,7 +59,7 @@ class Result:
     provenance: dict = field(default_factory=dict)
     study: StudyOutcome | None = None
     sense: str = "min"
-    refinements: int = 0  # times every NLP step was halved because the check disagreed
+    refinements: int = 0  # times every Radau step was halved because the check disagreed
 
     @property
     def bound(self) -> float:
@@ -237,7 +237,7 @@ def optimise(problem: ControlProblem, progress: Progress | None = None,
     while refinements < MAX_REFINEMENTS and result.check.objective_alone_disagrees:
         refinements += 1
         problem = replace(problem, substeps=halved(problem.substeps))
-        say(f"the check differs by {result.check.difference:.1e}: halving every NLP step "
+        say(f"the check differs by {result.check.difference:.1e}: halving every Radau step "
             f"({len(problem.substeps)} per interval), refinement {refinements} of at most "
             f"{MAX_REFINEMENTS}")
         result, free = attempt.run(problem, previous=(result, free))
@@ -318,11 +318,11 @@ class _Attempt:
             self._took("relaxed_s", again.seconds)
         schedule = problem.schedule(dict(zip(problem.free_names, free, strict=True)),
                                     **self.provenance)
-        say(f"re-simulating with {integrator_name(problem.model)} (independent check)")
         t0 = time.perf_counter()
         if previous is not None and np.array_equal(free, previous[1]):
             check = judged(previous[0].check, fixed.objective)  # the same schedule
         else:
+            say(f"re-simulating with {integrator_name(problem.model)} (independent check)")
             check = check_schedule(problem, schedule, fixed.objective)
         self._took("check_s", time.perf_counter() - t0)
         return Result(schedule, fixed.objective, relaxed.lower_bound, relaxed, check,

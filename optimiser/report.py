@@ -236,7 +236,8 @@ class Report(_Part):
     check: Check = Field(description="the independent re-simulation and rule check")
     solver: Solver
     refinements: int = Field(description=(
-        "times every NLP step was halved because the check disagreed with the objective "
+        "times every Radau step of the NLP was halved because the check disagreed with the "
+        "objective alone "
         "(0: the first discretisation agreed)"))
     timings_s: dict[str, float] = Field(description="seconds per stage; wall: the whole run")
     provenance: Provenance
@@ -351,10 +352,9 @@ def table(report: Report) -> Table:
                  f"{integrator} {what} {check.resimulated_objective:.4f} (difference "
                  f"{check.difference:.1e})")
     if report.refinements:
-        view.add_row("discretisation refined", f"{report.refinements} time(s): every NLP step "
-                     "halved until the check agreed" if check.passed else
-                     f"{report.refinements} time(s): every NLP step halved, the check still "
-                     "disagrees")
+        outcome = "until the check agreed" if check.passed else "and the check still disagrees"
+        view.add_row("discretisation refined",
+                     f"{report.refinements} time(s): every Radau step halved {outcome}")
     if check.scenario_objectives is not None:
         values = check.scenario_objectives
         view.add_row(f"{what} per parameter set", f"{min(values):.4f} to "

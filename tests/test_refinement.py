@@ -1,5 +1,5 @@
 """Automatic accuracy (issue 18): where the independent check disagrees with the objective alone,
-``optimise`` halves every NLP step and solves again before it reports.
+``optimise`` halves every Radau step and solves again before it reports.
 
 The two cases below were flagged by the stress run of ``tests/test_properties.py`` (seed 11)
 before the refinement: fast rates at the corners of the parameter ranges on a 1-day grid, where
@@ -77,7 +77,7 @@ def test_a_flagged_case_passes_its_check_after_a_refinement():
     console.print(table(report))
     [row] = [line for line in console.export_text().splitlines()
              if "discretisation refined" in line]
-    assert f"{result.refinements} time(s): every NLP step halved until the check agreed" in row
+    assert f"{result.refinements} time(s): every Radau step halved until the check agreed" in row
 
 
 def test_the_refined_objective_agrees_with_a_fine_simulation():

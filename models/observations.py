@@ -153,16 +153,9 @@ def read_observations(data: str | Path, schedules: str | Path,
 
 
 def _read_bytes(path: Path) -> bytes:
-    try:
-        return path.read_bytes()
-    except FileNotFoundError:
-        raise ObservationError(f"data file {str(path)!r} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise ObservationError(f"data file {str(path)!r} is a directory; give a CSV file") \
-            from None
-    except OSError as error:
-        raise ObservationError(f"data file {str(path)!r} cannot be read ({error.strerror}); "
-                               "check it") from None
+    from models.inputs import read_input
+
+    return read_input(path, "data file", "CSV file", ObservationError)
 
 
 def _schedule(directory: Path, arm: str) -> Schedule:

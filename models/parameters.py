@@ -73,19 +73,18 @@ def convert(value: float, unit: str, to_unit: str, what: str = "value") -> float
 def read_toml(path: str | Path, what: str) -> dict:
     """The TOML document at ``path``; a missing, unreadable or malformed file is a
     ParameterError naming ``what`` it should have been and the fix."""
-    path = Path(path)
+    from models.inputs import read_text
+
+    text = read_text(path, what, "TOML file", ParameterError)
     try:
-        return tomllib.loads(path.read_text())
-    except FileNotFoundError:
-        raise ParameterError(f"{what} {str(path)!r} does not exist; check the path") from None
-    except IsADirectoryError:
-        raise ParameterError(f"{what} {str(path)!r} is a directory; give a TOML file") from None
-    except PermissionError:
-        raise ParameterError(f"{what} {str(path)!r} cannot be read (permission denied); "
-                             "check its permissions") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as error:
         raise ParameterError(f"{what} {str(path)!r} is not valid TOML ({error}); fix the "
                              "syntax") from None
+
+
+ENTRY_KEYS = ("value", "unit", "source", "description", "lower", "upper")
+
 
 @dataclass(frozen=True)
 class ParameterValue:
@@ -116,6 +115,10 @@ class ParameterSet:
         if not isinstance(meta, Mapping):
             raise ParameterError(f"{origin}: meta must be a table ([meta] with name and "
                                  "description); fix or remove it")
+        others = sorted(set(data) - {"meta", "parameters"})
+        if others:
+            raise ParameterError(f"{origin}: unknown table(s) {others}; a parameter set has "
+                                 "[meta] and [parameters.NAME] tables only")
         raw = data.get("parameters")
         if not isinstance(raw, Mapping) or not raw:
             raise ParameterError(f"{origin}: no [parameters.NAME] tables found; each parameter "
@@ -125,6 +128,10 @@ class ParameterSet:
             if not isinstance(entry, Mapping):
                 raise ParameterError(f"{origin}: parameter {name!r} must be a table with value, "
                                      "unit and source")
+            unknown = sorted(set(entry) - set(ENTRY_KEYS))
+            if unknown:
+                raise ParameterError(f"{origin}: parameter {name!r} has unknown key(s) "
+                                     f"{unknown}; its keys are {', '.join(ENTRY_KEYS)}")
             missing = [key for key in ("value", "unit", "source") if key not in entry]
             if missing:
                 raise ParameterError(f"{origin}: parameter {name!r} lacks {missing}; every "

@@ -7,6 +7,7 @@ preset in a user's file is ``path/to/file.py:function`` or ``package.module:func
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.util
 from collections.abc import Callable, Mapping
@@ -77,6 +78,26 @@ class Preset:
     @cached_property
     def parameters(self) -> ParameterSet:
         return self.load_parameters()
+
+    @cached_property
+    def parameter_names(self) -> frozenset[str]:
+        """Every parameter the model or one of its variants declares."""
+        names = {p.name for p in self.model.parameters}
+        for arguments in self.variants.values():
+            names |= {p.name for p in self.build_model(**arguments).parameters}
+        return frozenset(names)
+
+    def read_parameters(self, path: str | Path) -> ParameterSet:
+        """A parameter file for this preset; a name that neither the model nor a variant
+        declares is a misspelling (it would otherwise be silently ignored)."""
+        parameters = ParameterSet.from_toml(path)
+        unknown = sorted(set(parameters.values) - self.parameter_names)
+        if unknown:
+            close = difflib.get_close_matches(unknown[0], self.parameter_names, n=1)
+            hint = f"did you mean {close[0]!r}?" if close else "check the spelling"
+            raise PresetError(f"parameter file {str(path)!r}: {unknown} not parameters of "
+                              f"preset {self.name!r}; {hint} (or remove the table)")
+        return parameters
 
     @cached_property
     def ensemble(self) -> Ensemble | None:

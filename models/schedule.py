@@ -11,6 +11,7 @@ A block gives ``dose`` (per day) on every grid interval in ``[start, stop)``.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Mapping
@@ -176,6 +177,10 @@ class Schedule:
         n = _interval_count(document.horizon, document.grid_step)
         doses = {}
         for drug, entry in document.drugs.items():
+            if len(entry.blocks) > n:
+                raise ScheduleError(f"drug {drug!r}: {len(entry.blocks)} blocks, more than the "
+                                    f"{n} grid intervals they must fit without overlap; merge "
+                                    "adjacent blocks")
             values = np.zeros(n)
             for block in entry.blocks:
                 first, last = (_grid_index(t, document.grid_step, drug, what)
@@ -198,6 +203,7 @@ class Schedule:
 
     @classmethod
     def from_json(cls, text: str, origin: str = "schedule") -> Schedule:
+        _refuse_duplicate_keys(text, origin)
         try:
             document = ScheduleDocument.model_validate_json(text)
         except ValidationError as error:
@@ -209,26 +215,39 @@ class Schedule:
 
     @classmethod
     def read(cls, path: str | Path) -> Schedule:
-        path = Path(path)
-        try:
-            text = path.read_text()
-        except FileNotFoundError:
-            raise ScheduleError(f"schedule file {str(path)!r} does not exist; check the "
-                                "path") from None
-        except (IsADirectoryError, UnicodeDecodeError, PermissionError) as error:
-            reason = type(error).__name__
-            raise ScheduleError(f"schedule file {str(path)!r} cannot be read ({reason}); "
-                                "give a JSON file") from None
+        from models.inputs import read_text
+
+        text = read_text(path, "schedule file", "JSON file", ScheduleError)
         return cls.from_json(text, origin=str(path))
+
+
+def _refuse_duplicate_keys(text: str, origin: str) -> None:
+    """JSON allows a key twice in one object and readers keep the last: a schedule naming a
+    drug (or a block's dose) twice would silently lose one. Malformed JSON is left to the
+    schema's own message."""
+    def pairs(items: list[tuple[str, Any]]) -> dict:
+        keys = [key for key, _ in items]
+        twice = sorted({key for key in keys if keys.count(key) > 1})
+        if twice:
+            raise ScheduleError(f"{origin}: key(s) {twice} given twice in one object; give "
+                                "each once (a drug's blocks together under one key)")
+        return dict(items)
+
+    with contextlib.suppress(json.JSONDecodeError, RecursionError):
+        json.loads(text, object_pairs_hook=pairs)
 
 
 def grid_steps(duration: float, step: float) -> int | None:
     """How many grid steps ``duration`` spans, or None if it is not a whole number of them.
 
     Every day-valued setting that must sit on the grid (horizon, treatment, block edges, rule
-    lengths) is tested here, each caller raising its own error."""
+    lengths) is tested here, each caller raising its own error. A duration above zero that
+    rounds to no step at all (1e-10 d) is not on the grid either: read as 0 it would silently
+    drop a treatment or a rule."""
     steps = duration / step
     if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
+        return None
+    if duration != 0 and round(steps) == 0:
         return None
     return round(steps)
 
@@ -241,7 +260,28 @@ def _interval_count(horizon: float, grid_step: float) -> int:
     if n is None:
         raise ScheduleError(f"horizon {horizon:g} d is not a whole number of grid steps of "
                             f"{grid_step:g} d; change one of them")
+    size_problem = grid_size_problem(horizon, grid_step)
+    if size_problem:
+        raise ScheduleError(f"{size_problem}; give a shorter horizon or a coarser grid_step")
     return n
+
+
+# The largest problems accepted, checked before any array is allocated: ten years of follow-up,
+# and 4000 grid intervals (ten years on a 1-day grid; a solve's time grows about as the 2.6th
+# power of the intervals, bench/README.md, so 4000 is already hours).
+MAX_HORIZON_DAYS = 3650.0
+MAX_GRID_INTERVALS = 4000
+
+
+def grid_size_problem(horizon: float, grid_step: float) -> str:
+    """What makes a horizon and grid too large ('' when they are not): one limit for
+    schedules, problems and exports."""
+    if horizon > MAX_HORIZON_DAYS:
+        return f"a horizon of {horizon:g} d is longer than the limit of {MAX_HORIZON_DAYS:g} d"
+    if horizon / grid_step > MAX_GRID_INTERVALS:
+        return (f"{horizon:g} d on a grid of {grid_step:g} d is {horizon / grid_step:.3g} "
+                f"intervals, more than the limit of {MAX_GRID_INTERVALS}")
+    return ""
 
 
 def _grid_index(t: float, step: float, drug: str, what: str) -> int:

@@ -20,7 +20,7 @@ from models.ensemble import Ensemble
 from models.errors import InputError
 from models.model import Model
 from models.parameters import ParameterSet
-from models.schedule import Schedule, grid_steps
+from models.schedule import Schedule, grid_size_problem, grid_steps
 from optimiser.objectives import (
     SCENARIO_WRAPPERS,
     Objective,
@@ -30,6 +30,8 @@ from optimiser.objectives import (
 )
 
 SCENARIO_MODES = ("mean", "worst")
+# Robust scenarios: each copies the states and the dynamics of the whole problem into the NLP.
+MAX_SCENARIOS = 64
 
 
 class ProblemError(InputError):
@@ -108,6 +110,9 @@ class ControlProblem:
         if grid_steps(self.horizon, self.grid_step) is None:
             raise ProblemError(f"horizon {self.horizon:g} d is not a whole number of grid steps "
                                f"of {self.grid_step:g} d; change --horizon or --grid")
+        if grid_size_problem(self.horizon, self.grid_step):
+            raise ProblemError(f"{grid_size_problem(self.horizon, self.grid_step)}; change "
+                               "--horizon or --grid")
         if not self.free:
             raise ProblemError("no free control: name at least one control to optimise")
         self.objective.validate(self)
@@ -295,6 +300,9 @@ class ControlProblem:
         if isinstance(samples, bool) or not isinstance(samples, int) or samples < 2:
             raise ProblemError(f"a robust problem needs at least 2 parameter samples, got "
                                f"{samples!r}; give --robust 2 or more")
+        if samples > MAX_SCENARIOS:
+            raise ProblemError(f"--robust {samples}: at most {MAX_SCENARIOS} parameter samples "
+                               "(each one copies the whole problem into the NLP); give fewer")
         ensemble = ensemble or self.ensemble
         if ensemble is None:
             raise ProblemError(f"model {self.model.name!r} comes with no parameter ensemble to "

@@ -1,10 +1,14 @@
-"""Atomic file output: a reader (or a second run) never sees a half-written result file."""
+"""Atomic file output: a reader (or a second run) never sees a half-written result file, nor
+the files of two runs mixed."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import secrets
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,3 +33,68 @@ def atomic_output(path: Path) -> Iterator[Path]:
 def write_text_atomic(path: Path, text: str) -> None:
     with atomic_output(path) as temporary:
         temporary.write_text(text)
+
+
+MANIFEST = "manifest.json"
+STAGE_PREFIX = ".persister-stage-"
+
+
+class RunOutputs:
+    """The files of one run as one set: written into hidden staging directories (one per
+    destination, on its file system) and moved into place together by ``commit``, which also
+    removes the files an earlier run listed in ``manifest.json`` and writes the new manifest;
+    leaving the block with an error (or an interrupt) removes the staged files, so a failed
+    run writes nothing and a re-run never leaves a mix of two runs."""
+
+    def __init__(self, home: Path | None, run: dict) -> None:
+        self.home, self.run = home, run  # home: the directory of the manifest (--out)
+        self._stages: dict[Path, Path] = {}
+
+    def __enter__(self) -> RunOutputs:
+        return self
+
+    def __exit__(self, kind, _error, _trace) -> None:
+        for stage in self._stages.values():
+            shutil.rmtree(stage, ignore_errors=True)
+
+    def directory(self, final: Path) -> Path:
+        """Where to write the files meant for directory ``final``."""
+        key = Path(os.path.abspath(final))
+        if key not in self._stages:
+            anchor = next(p for p in (key, *key.parents) if p.exists())
+            self._stages[key] = Path(tempfile.mkdtemp(prefix=STAGE_PREFIX, dir=anchor))
+        return self._stages[key]
+
+    def file(self, final: Path) -> Path:
+        """Where to write the file meant for path ``final``."""
+        return self.directory(Path(final).parent) / Path(final).name
+
+    def commit(self) -> None:
+        """Move every staged file into place, then remove the earlier run's other files."""
+        written: list[Path] = []
+        home = Path(os.path.abspath(self.home)) if self.home is not None else None
+        earlier = _manifest_files(home) if home is not None else []
+        for final, stage in self._stages.items():
+            final.mkdir(parents=True, exist_ok=True)
+            for name in sorted(os.listdir(stage)):
+                os.replace(stage / name, final / name)
+                written.append(final / name)
+            stage.rmdir()
+        self._stages.clear()
+        for stale in set(earlier) - set(written):
+            with contextlib.suppress(FileNotFoundError):
+                stale.unlink()
+        if home is not None:
+            manifest = {**self.run, "files": [os.path.relpath(p, home) for p in written]}
+            write_text_atomic(home / MANIFEST, json.dumps(manifest, indent=2) + "\n")
+
+
+def _manifest_files(home: Path) -> list[Path]:
+    """The files an earlier run wrote, as its manifest in ``home`` lists them (paths inside
+    ``home`` only: a run never removes anything elsewhere)."""
+    try:
+        listed = json.loads((home / MANIFEST).read_text(encoding="utf-8"))["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []
+    files = [Path(os.path.abspath(home / name)) for name in listed if isinstance(name, str)]
+    return [f for f in files if f.parent == home]

@@ -24,7 +24,9 @@ a failed check raises one of the library's user errors, with a one-line message.
 
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import tempfile
 import tomllib
 from dataclasses import dataclass
@@ -46,6 +48,9 @@ TABLES = ("problem", "search", "outputs")
 
 # numpy and Optuna take seeds in [0, 2^32); each worker's sampler adds 1000 to the seed.
 SEED_MAX = 2**31 - 1
+MAX_DOSE_LEVELS = 16
+MAX_STUDY_NAME = 512  # Optuna's indexed string length (its studies table)
+MAX_WORKERS = 64  # each worker process compiles and holds its own solver
 
 
 class SpecError(InputError):
@@ -128,6 +133,22 @@ class OutputSpec(_Table):
     plot: Path | None = None
     export: str | None = None
 
+    @field_validator("plot", mode="before")
+    @classmethod
+    def plot_is_a_png_file(cls, value: Any) -> Any:
+        """The figure is a PNG file: a directory (``newdir/``) or another format's suffix
+        (``fig.pdf``) would silently get a file of PNG bytes under that name."""
+        if value is None:
+            return value
+        text = str(value)
+        if text.endswith(("/", os.sep)) or Path(text).is_dir():
+            raise ValueError(f"--plot {text} is a directory; give a file name ending in .png, "
+                             f"e.g. {Path(text) / 'schedule.png'}")
+        if Path(text).suffix.lower() != ".png":
+            raise ValueError(f"--plot {text}: the figure is a PNG; give a file name ending in "
+                             f".png, e.g. {Path(text).with_suffix('.png')}")
+        return value
+
 
 class RunSpec(_Table):
     """One run of ``optimise``: what to optimise, how to search, what to write."""
@@ -153,7 +174,7 @@ class RunSpec(_Table):
                      robust: int | None = None, robust_mode: str = "mean",
                      parameters: Path | None = None, ensemble: Path | None = None,
                      as_json: bool = False,
-                     out: Path | None = None, plot: Path | None = None,
+                     out: Path | None = None, plot: Path | str | None = None,
                      export: str | None = None) -> RunSpec:
         """The spec of an ``optimise`` command line (the options by their parameter names;
         ``--seed`` seeds both the problem's draws and the search; ``budget`` entries of the
@@ -193,17 +214,14 @@ class RunSpec(_Table):
     @classmethod
     def read(cls, path: Path) -> RunSpec:
         """The spec of a TOML run file."""
+        from models.inputs import read_text
+
         source = f"run file {str(path)!r}"
+        text = read_text(path, "run file", "UTF-8 TOML file", SpecError)
         try:
-            data = tomllib.loads(Path(path).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            raise SpecError(f"{source} does not exist; check the path") from None
+            data = tomllib.loads(text)
         except tomllib.TOMLDecodeError as error:
             raise SpecError(f"{source} is not valid TOML ({error}); fix the syntax") from None
-        except (OSError, UnicodeDecodeError) as error:
-            reason = getattr(error, "strerror", None) or str(error)
-            raise SpecError(f"cannot read {source} ({reason}); give a readable UTF-8 TOML "
-                            "file") from None
         return cls.parse(data, source)
 
     def to_toml(self) -> str:
@@ -243,6 +261,8 @@ def _message(error: ValidationError, source: str) -> str:
                     f"keys of [{table}]: {known}")
         return (f"{source}: unknown table or key {location!r}{more}; a run file has the tables "
                 f"{', '.join(f'[{t}]' for t in TABLES)}")
+    if first["type"] == "value_error":  # a validator's own message names the value and fix
+        return f"{source}: {first['ctx']['error']}{more}"
     given = repr(first.get("input"))
     given = given if len(given) <= 60 else given[:57] + "..."
     return (f"{source}: {location or 'the spec'}: {first['msg']} (got {given}){more}; correct "
@@ -265,17 +285,49 @@ class Plan:
 
 def prepare(spec: RunSpec) -> Plan:
     """Every check of a run before any solve, in this order: the problem and its dose levels,
-    the export format, plot extra and their directories, the study settings and storage, the
-    output directory."""
+    the export format, plot extra and their directories, the study settings, the output
+    directory, the study storage (whose database file and runs directory are removed again if
+    this check creates and then refuses them)."""
     problem, levels = build_problem(spec.problem)
     check_outputs(spec.outputs)
     settings = search_settings(spec.search)
     if levels is None and settings is not None:
         raise SpecError("--continuous returns the relaxed optimum itself, so a discrete search "
                         "(--trials, --study, --pareto, ...) does not apply; leave one out")
-    check_study(problem, settings, levels)
     prepare_directory(spec.outputs.out)
+    with _removed_on_error(_storage_paths(settings)):
+        check_study(problem, settings, levels)  # last: it may create the study database
     return Plan(spec, get_preset(spec.problem.preset), problem, levels, settings)
+
+
+def _storage_paths(settings: SearchSettings | None) -> list[Path]:
+    """The runs directory and SQLite file a study storage would create (none for a server)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    if settings is None:
+        return []
+    try:
+        url = make_url(settings.url)
+    except ArgumentError:
+        return []
+    paths = [settings.runs_dir] if settings.storage is None else []
+    if url.drivername.startswith("sqlite") and url.database not in (None, "", ":memory:"):
+        paths.append(Path(url.database))
+    return paths
+
+
+@contextlib.contextmanager
+def _removed_on_error(paths: list[Path]):
+    """Remove those of ``paths`` that the block created, if it fails (files, empty dirs)."""
+    new = [path for path in paths if not path.exists()]
+    try:
+        yield
+    except BaseException:
+        for path in reversed(new):  # the file before its directory
+            with contextlib.suppress(OSError):
+                path.rmdir() if path.is_dir() else path.unlink()
+        raise
 
 
 def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] | None]:
@@ -284,7 +336,6 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] 
     from constraints.budget import is_auc_budget, parse_auc_budget, parse_budget, parse_days
     from constraints.path import parse_glucose
     from models.ensemble import Ensemble
-    from models.parameters import ParameterSet
     from optimiser.problem import SCENARIO_MODES
 
     if spec.robust_mode not in SCENARIO_MODES:  # before the draws, not after
@@ -317,7 +368,7 @@ def build_problem(spec: ProblemSpec) -> tuple[ControlProblem, tuple[float, ...] 
     objective = _objective(spec.objective, free)
     if spec.target_cure is not None:
         objective = _target_cure(spec, free, finals["min_final"])
-    parameters = (ParameterSet.from_toml(spec.parameters) if spec.parameters
+    parameters = (preset.read_parameters(spec.parameters) if spec.parameters
                   else preset.parameters)
     problem = preset.problem(treatment_days=spec.treatment_days, horizon=spec.horizon,
                              grid_step=spec.grid, parameters=parameters, free=free,
@@ -419,6 +470,11 @@ def dose_levels(text: str | None, control) -> tuple[float, ...]:
     except ValueError:
         raise SpecError(f"dose levels {text!r} are not understood; give daily doses in "
                         f"{control.dose_unit} separated by commas, e.g. 6.25,12.5,25") from None
+    if len(set(doses)) != len(doses):
+        raise SpecError(f"dose levels {text!r} name a dose twice; give each level once")
+    if len(doses) > MAX_DOSE_LEVELS:
+        raise SpecError(f"{len(doses)} dose levels; give at most {MAX_DOSE_LEVELS} (each one "
+                        "multiplies the search space)")
     highest = control.upper * control.reference_dose
     outside = [dose for dose in doses if not 0 < dose <= highest]  # NaN is outside too
     if outside:
@@ -435,10 +491,35 @@ def search_settings(spec: SearchSpec) -> SearchSettings | None:
              or spec.pareto or spec.mode != "coupled")
     if not asked:
         return None
+    if spec.storage is not None:
+        _check_storage_url(spec.storage)
+    if spec.study is not None and not 0 < len(spec.study) <= MAX_STUDY_NAME:
+        raise SpecError(f"--study name of {len(spec.study)} characters; give 1 to "
+                        f"{MAX_STUDY_NAME} (what Optuna's storages index)")
+    if spec.workers > MAX_WORKERS:
+        raise SpecError(f"--workers {spec.workers}: at most {MAX_WORKERS} worker processes (each "
+                        f"compiles its own solver; this machine has {os.cpu_count()} cores); "
+                        "give fewer")
     return SearchSettings(trials=40 if spec.trials is None else spec.trials,  # 0 is refused
                           study=spec.study, storage=spec.storage, runs_dir=spec.runs_dir,
                           workers=spec.workers, mode=spec.mode, pareto=spec.pareto,
                           seed=spec.seed, heartbeat_s=spec.heartbeat, grace_s=spec.grace)
+
+
+def _check_storage_url(url: str) -> None:
+    """A URL that SQLAlchemy cannot even split (a port that is not a number) is refused here,
+    naming only its scheme: the rest may hold a password."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        make_url(url)
+    except ArgumentError:  # not a URL at all: open_storage says what a URL looks like
+        return
+    except ValueError:
+        scheme = url.partition("://")[0]
+        raise SpecError(f"--storage {scheme}://...: its port is not a number; give e.g. "
+                        f"{scheme}://user:password@localhost:5432/db") from None
 
 
 def check_study(problem: ControlProblem, settings: SearchSettings | None,
@@ -472,17 +553,22 @@ def check_outputs(spec: OutputSpec) -> None:
 
 
 def prepare_directory(out: Path | None, option: str = "--out") -> None:
-    """Make sure ``out`` is a writable directory before any solve (``option`` names the flag
-    to change), so a long run cannot end in an unwritable output."""
+    """Make sure ``out`` is, or can be made, a writable directory before any solve, so a long
+    run cannot end in an unwritable output; nothing is created (``option`` names the flag to
+    change): the run's files create it when they are written (``files.RunOutputs``)."""
     if out is None:
         return
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=out):
-            pass
-    except OSError as error:
-        blocker = next((p for p in (out, *out.parents) if p.exists() and not p.is_dir()), None)
-        reason = (f"{str(blocker)!r} is a file, not a directory" if blocker is not None
-                  else error.strerror or str(error))
-        raise SpecError(f"cannot write to output directory {str(out)!r} ({reason}); choose a "
-                        f"writable {option}") from None
+    absolute = Path(os.path.abspath(out))
+    existing = next(p for p in (absolute, *absolute.parents) if p.exists() or p.is_symlink())
+    if existing.is_symlink() and not existing.exists():
+        reason = f"{str(existing)!r} is a broken symbolic link or a loop of them"
+    elif not existing.is_dir():
+        reason = f"{str(existing)!r} is a file, not a directory"
+    else:
+        try:
+            with tempfile.NamedTemporaryFile(dir=existing):
+                return
+        except OSError as error:
+            reason = error.strerror or str(error)
+    raise SpecError(f"cannot write to output directory {str(out)!r} ({reason}); choose a "
+                    f"writable {option}")

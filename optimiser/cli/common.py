@@ -89,9 +89,18 @@ def command_line() -> str:
     return " ".join(["optimise", *(masked(a) if "://" in a else a for a in sys.argv[1:])])
 
 
+def run_record() -> dict:
+    """What names a run in the manifest of its output directory."""
+    from datetime import UTC, datetime
+    from importlib.metadata import version
+
+    return {"command": command_line(), "persister_opt": version("persister-opt"),
+            "finished": datetime.now(UTC).isoformat(timespec="seconds")}
+
+
 def parameter_set(path: Path | None, preset: str = "persister") -> ParameterSet:
     """The parameter file's set, or the preset's."""
-    return ParameterSet.from_toml(path) if path else get_preset(preset).parameters
+    return get_preset(preset).read_parameters(path) if path else get_preset(preset).parameters
 
 
 def prepare_out(out: Path | None, option: str = "--out") -> None:

@@ -106,7 +106,7 @@ def main(
              "ensemble.toml of 'optimise fit'", show_default=False)] = None,
     as_json: JsonOption = False,
     out: OutOption = None,
-    plot: Annotated[Path | None, typer.Option(
+    plot: Annotated[str | None, typer.Option(
         help="write a PNG: cell trajectories and the schedule (with --pareto: the front); "
              "needs the plot extra")] = None,
     export: Annotated[str | None, typer.Option(

@@ -13,11 +13,12 @@ from rich.table import Table
 from optimiser.cli.common import (
     EXIT_FAILURE,
     command_line,
+    run_record,
     stderr,
     stdout,
     write_outputs,
 )
-from optimiser.files import write_text_atomic
+from optimiser.files import RunOutputs, write_text_atomic
 from optimiser.nlp import SolverError
 from optimiser.search import masked
 from optimiser.spec import Plan, RunSpec, prepare
@@ -57,11 +58,15 @@ def _run_optimise(plan: Plan) -> None:
                               "message": str(error)}, indent=2))
         raise
     seconds = time.perf_counter() - started
-    # The extras first: they are the likelier to fail, and then nothing else is written.
-    _write_extras(plan, result.schedule, result.check.trajectory,
-                  result.check.summary.get("no_regrowth_curve"))
-    if outputs.out is not None:
-        write_outputs(outputs.out, result.schedule, result.check.trajectory)
+    with RunOutputs(outputs.out, run_record()) as staged:
+        notes = _write_extras(plan, staged, result.schedule, result.check.trajectory,
+                              result.check.summary.get("no_regrowth_curve"))
+        if outputs.out is not None:
+            write_outputs(staged.directory(outputs.out), result.schedule,
+                          result.check.trajectory)
+        staged.commit()
+    for note in notes:
+        stderr.print(note, markup=False, highlight=False)
     report = Report.from_result(result, problem, seconds)
     if outputs.as_json:
         print(report.to_json())
@@ -81,25 +86,29 @@ def _run_optimise(plan: Plan) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _write_extras(plan: Plan, schedule, trajectory, curve=None) -> None:
-    """The --export file(s) and the --plot figure of a reported schedule."""
+def _write_extras(plan: Plan, staged: RunOutputs, schedule, trajectory,
+                  curve=None) -> list[str]:
+    """The --export file(s) and the --plot figure of a reported schedule, staged; what to say
+    once they are in place."""
     outputs, problem = plan.spec.outputs, plan.problem
     from optimiser.export import default_name, export_schedule
     from optimiser.plots import plot_schedule
 
+    notes = []
     if outputs.export is not None:
-        target = (outputs.out or Path(".")) / default_name(outputs.export)
+        directory = outputs.out or Path(".")
         written = export_schedule(schedule, problem.model, problem.parameters, outputs.export,
-                                  target)
-        stderr.print(f"exported {outputs.export}: " + ", ".join(map(str, written)),
-                     markup=False, highlight=False)
+                                  staged.directory(directory) / default_name(outputs.export))
+        notes.append(f"exported {outputs.export}: "
+                     + ", ".join(str(directory / path.name) for path in written))
     if outputs.plot is not None:
         labels = " + ".join(problem.model.control(d).display_name for d in problem.free_names)
-        plot_schedule(trajectory, schedule, outputs.plot,
+        plot_schedule(trajectory, schedule, staged.file(outputs.plot),
                       title=f"persister-opt: optimised {labels} schedule",
                       detection_limit=plan.preset.detection_limit, metadata=schedule.provenance,
                       curve=curve)
-        stderr.print(f"figure written to {outputs.plot}", markup=False, highlight=False)
+        notes.append(f"figure written to {outputs.plot}")
+    return notes
 
 
 def _run_pareto(plan: Plan) -> None:
@@ -115,12 +124,14 @@ def _run_pareto(plan: Plan) -> None:
                                        command=command_line())
     frame = pd.DataFrame([point.row() for point in points])
     path = (outputs.out or settings.runs_dir) / f"pareto-{outcome.name}.csv"
-    write_text_atomic(path, frame.to_csv(index=False))
-    if outputs.plot is not None:
-        from optimiser.plots import plot_pareto
+    with RunOutputs(outputs.out, run_record()) as staged:
+        write_text_atomic(staged.file(path), frame.to_csv(index=False))
+        if outputs.plot is not None:
+            from optimiser.plots import plot_pareto
 
-        plot_pareto(points, outputs.plot, metadata=provenance_record(problem, command_line(),
-                                                                     settings.seed))
+            plot_pareto(points, staged.file(outputs.plot),
+                        metadata=provenance_record(problem, command_line(), settings.seed))
+        staged.commit()
     if outputs.as_json:
         print(json.dumps({"front": [point.row() for point in points], "csv": str(path),
                           "study": outcome.summary()}, indent=2))

@@ -21,10 +21,12 @@ from optimiser.cli.common import (
     guarded,
     parameter_set,
     prepare_out,
+    run_record,
     stderr,
     stdout,
     write_outputs,
 )
+from optimiser.files import RunOutputs
 from optimiser.stochastic import HYBRID_THRESHOLD_CELLS, MAX_RUNS, StochasticResult
 
 
@@ -96,7 +98,9 @@ def _run_simulate(path: Path, parameters: Path | None, as_json: bool, out: Path 
                                          detection_limit=preset.detection_limit,
                                          progress=progress)
     if out is not None:
-        write_outputs(out, schedule, trajectory)
+        with RunOutputs(out, run_record()) as staged:
+            write_outputs(staged.directory(out), schedule, trajectory)
+            staged.commit()
     if as_json:
         print(json.dumps(summary if result is None else {**summary,
                                                          "stochastic": result.summary()},

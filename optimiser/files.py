@@ -75,11 +75,12 @@ class RunOutputs:
         home = Path(os.path.abspath(self.home)) if self.home is not None else None
         earlier = _manifest_files(home) if home is not None else []
         for final, stage in self._stages.items():
-            final.mkdir(parents=True, exist_ok=True)
-            for name in sorted(os.listdir(stage)):
-                os.replace(stage / name, final / name)
-                written.append(final / name)
-            stage.rmdir()
+            for file in sorted(p for p in stage.rglob("*") if not p.is_dir()):
+                target = final / file.relative_to(stage)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(file, target)
+                written.append(target)
+            shutil.rmtree(stage)
         self._stages.clear()
         for stale in set(earlier) - set(written):
             with contextlib.suppress(FileNotFoundError):
@@ -97,4 +98,4 @@ def _manifest_files(home: Path) -> list[Path]:
     except (OSError, ValueError, KeyError, TypeError):
         return []
     files = [Path(os.path.abspath(home / name)) for name in listed if isinstance(name, str)]
-    return [f for f in files if f.parent == home]
+    return [f for f in files if f.is_relative_to(home) and f != home / MANIFEST]

@@ -120,6 +120,11 @@ def _study_for_another_problem(tmp: Path) -> None:
     study.set_user_attr("fingerprint", {"structure": "another model", "parameters": "other"})
 
 
+def _symlink_loop(tmp: Path) -> None:
+    (tmp / "loop1").symlink_to(tmp / "loop2")
+    (tmp / "loop2").symlink_to(tmp / "loop1")
+
+
 def _study_of_unknown_schema(tmp: Path) -> None:
     """A study database whose schema version no Optuna knows (corrupt or from the future)."""
     database = sqlite3.connect(tmp / "old.db")
@@ -309,6 +314,37 @@ CATALOGUE: tuple[Bad, ...] = (
         setup=_study_for_another_problem,
         shown="`optimise --trials 5 --study mine --storage sqlite:///studies.db`, study `mine` "
               "made for another problem"),
+    # -- sizes, limits and values off the grid (issue 18) ----------------------------------------
+    Bad("treatment-days-below-a-step", "cli",
+        "treatment of 1e-10 d is not a whole number of grid steps of 1 d",
+        "change --treatment-days or --grid", ("--treatment-days", "1e-10", *OUT)),
+    Bad("max-run-below-a-step", "cli",
+        "maximum run of 1e-12 d is not a whole number of grid steps of 1 d",
+        "give a multiple of the grid step", ("--max-run", "1e-12", *OUT)),
+    Bad("min-holiday-below-a-step", "cli",
+        "minimum holiday of 1e-12 d is not a whole number of grid steps of 1 d",
+        "give a multiple of the grid step", ("--min-holiday", "1e-12", *OUT)),
+    Bad("grid-too-fine", "cli", "100 d on a grid of 0.001 d is 1e+05 intervals, more than the "
+        "limit of 4000", "change --horizon or --grid", ("--grid", "1e-3", *OUT)),
+    Bad("horizon-too-long", "cli", "a horizon of 1e+06 d is longer than the limit of 3650 d",
+        "change --horizon or --grid", ("--horizon", "1e6", *OUT)),
+    Bad("robust-too-many-samples", "cli", "--robust 100000: at most 64 parameter samples",
+        "give fewer", ("--robust", "100000", *OUT)),
+    Bad("workers-too-many", "cli", "--workers 1000: at most 64 worker processes", "give fewer",
+        ("--workers", "1000", *OUT)),
+    Bad("dose-levels-twice", "cli", "name a dose twice", "give each level once",
+        ("--dose-levels", "12.5,12.5", *OUT)),
+    Bad("plot-not-png", "cli", "--plot {tmp}/fig.pdf: the figure is a PNG",
+        "give a file name ending in .png", ("--plot", "{tmp}/fig.pdf", *OUT),
+        shown="`optimise --plot fig.pdf`"),
+    Bad("plot-directory", "cli", "is a directory", "give a file name ending in .png",
+        ("--plot", "{tmp}/newdir/", *OUT), shown="`optimise --plot newdir/`"),
+    Bad("study-name-too-long", "cli", "--study name of 600 characters", "give 1 to 512",
+        ("--trials", "5", "--study", "x" * 600, *OUT), shown="`optimise --trials 5 --study "
+        "xxx...` (600 characters)"),
+    Bad("storage-port-not-a-number", "cli", "--storage postgresql+psycopg://...: its port is "
+        "not a number", "give e.g. postgresql+psycopg://user:password@localhost:5432/db",
+        ("--trials", "5", "--storage", "postgresql+psycopg://u:secret@localhost:abc/db", *OUT)),
     # -- schedule JSON --------------------------------------------------------------------------
     Bad("schedule-file-missing", "schedule-json", "does not exist", "check the path",
         ("simulate", "--schedule", "{tmp}/nonexistent.json", *OUT)),
@@ -351,9 +387,40 @@ CATALOGUE: tuple[Bad, ...] = (
         ("export", "--schedule", "{tmp}/s.json", "--format", "nonmem", "--out",
          "{tmp}/out/events.csv"), files={"s.json": _schedule((0, 5, math.nan))},
         shown="`optimise export --schedule S.json --format nonmem --out ...`, a dose `NaN`"),
+    Bad("schedule-drug-twice", "schedule-json", "key(s) ['igf1r_inhibitor'] given twice in "
+        "one object", "give each once", ("simulate", "--schedule", "{tmp}/s.json", *OUT),
+        files={"s.json": _schedule((0, 5, 25))[:-2] + ', "igf1r_inhibitor": {"unit": "mg/kg", '
+               '"blocks": []}}}'},
+        shown="`optimise simulate --schedule S.json`, drug `igf1r_inhibitor` given twice"),
+    Bad("schedule-horizon-too-long", "schedule-json", "a horizon of 1e+07 d is longer than the "
+        "limit of 3650 d", "give a shorter horizon or a coarser grid_step",
+        ("simulate", "--schedule", "{tmp}/s.json", *OUT),
+        files={"s.json": _schedule((0, 5, 25)).replace('"horizon": 100', '"horizon": 1e7')},
+        shown="`optimise simulate --schedule S.json`, horizon 1e7 d"),
+    Bad("schedule-fifo", "schedule-json", "is not a regular file (a FIFO, socket or device)",
+        "give a JSON file", ("simulate", "--schedule", "{tmp}/fifo.json", *OUT),
+        setup=lambda tmp: os.mkfifo(tmp / "fifo.json"),
+        shown="`optimise simulate --schedule FIFO`, a named pipe"),
+    Bad("schedule-too-large", "schedule-json", "more than inputs may (16 MiB)",
+        "give a JSON file of that size at most", ("simulate", "--schedule", "{tmp}/s.json", *OUT),
+        setup=lambda tmp: (tmp / "s.json").write_bytes(b" " * (17 * 2**20)),
+        shown="`optimise simulate --schedule S.json`, 17 MiB"),
+    Bad("schedule-symlink-loop", "schedule-json", "cannot be read (a loop of symbolic links)",
+        "give a readable JSON file", ("simulate", "--schedule", "{tmp}/loop1", *OUT),
+        setup=_symlink_loop, shown="`optimise simulate --schedule LOOP`, a loop of links"),
     # -- parameter-set file ---------------------------------------------------------------------
     Bad("parameter-file-missing", "parameter-file", "does not exist", "check the path",
         ("--parameters", "{tmp}/nonexistent.toml", *OUT)),
+    Bad("parameter-table-misspelt", "parameter-file", "['r_s'] not parameters of preset "
+        "'persister_v1'", "did you mean 'r_S'?", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
+        files={"p.toml": DEFAULT_TOML + '\n[parameters.r_s]\nvalue = 0.5\nunit = "1/day"\n'
+               'source = "a typo"\n'},
+        shown="`optimise --preset persister_v1 --parameters P.toml`, a table `[parameters.r_s]`"),
+    Bad("parameter-key-unknown", "parameter-file", "parameter 'r_S' has unknown key(s) "
+        "['lowr']", "its keys are value, unit, source", (*V1, "--parameters", "{tmp}/p.toml",
+                                                          *OUT),
+        files={"p.toml": _parameters("r_S", key="source", value='"x"\nlowr = 0.1')},
+        shown="`optimise --preset persister_v1 --parameters P.toml`, `r_S` key `lowr`"),
     Bad("parameter-not-a-number", "parameter-file", "parameter 'r_S': value 'fast' is not a "
         "number", "give a finite number", (*V1, "--parameters", "{tmp}/p.toml", *OUT),
         files={"p.toml": _parameters("r_S", value='"fast"')},

@@ -20,9 +20,11 @@ from optimiser.cli.common import (
     guarded,
     parameter_set,
     prepare_out,
+    run_record,
     stderr,
     stdout,
 )
+from optimiser.files import RunOutputs
 
 
 @app.command()
@@ -104,13 +106,17 @@ def _run_fit(data: Path, schedules: Path, free: str, out: Path, preset_name: str
                  f"{len(observations.arms)} arms ({by})", highlight=False)
     result = fit_observations(preset.model, base, observations, options,
                               progress=lambda line: stderr.print(line, highlight=False))
-    written = write_fit(result, out)
-    try:
-        from optimiser.calibration.figure import fit_figure
+    with RunOutputs(out, run_record()) as staged:
+        stage = staged.directory(out)
+        written = write_fit(result, stage)
+        try:
+            from optimiser.calibration.figure import fit_figure
 
-        written.append(fit_figure(result, out / "fit.png"))
-    except PlotExtraMissing as error:
-        stderr.print(f"no fit.png: {error}", highlight=False)
+            written.append(fit_figure(result, stage / "fit.png"))
+        except PlotExtraMissing as error:
+            stderr.print(f"no fit.png: {error}", highlight=False)
+        written = [out / path.relative_to(stage) for path in written]
+        staged.commit()
     if as_json:
         print(json.dumps({"files": [str(p) for p in written], "groups": [
             {"name": g.name, "sigma": g.sigma, "neg_log_likelihood": g.estimate.nll,

@@ -23,6 +23,7 @@ from models.errors import InputError
 from models.model import Model
 from models.parameters import ParameterSet
 from models.regimen import Regimen
+from models.tumour_volume import CLEARANCE, VOLUME_PARAMETERS
 
 if TYPE_CHECKING:  # pragma: no cover
     from optimiser.problem import ControlProblem
@@ -81,8 +82,9 @@ class Preset:
 
     @cached_property
     def parameter_names(self) -> frozenset[str]:
-        """Every parameter the model or one of its variants declares."""
-        names = {p.name for p in self.model.parameters}
+        """Every parameter the model, one of its variants or the tumour-volume observation
+        model (whose parameters 'optimise fit' writes into fitted sets) declares."""
+        names = {p.name for p in (*self.model.parameters, *VOLUME_PARAMETERS, CLEARANCE)}
         for arguments in self.variants.values():
             names |= {p.name for p in self.build_model(**arguments).parameters}
         return frozenset(names)

@@ -1,8 +1,8 @@
 """Ctrl-C and SIGTERM (issue 18): real signals sent to the real command at several points of
 a run (while Python imports, during the relaxed IPOPT solve, during rounding, scoring and the
-check's integrations) end it within seconds with one line on stderr, exit code 130 and no
-output at all: no --out directory, no staged file, nothing on stdout. Interrupts of a study are
-tested with the study itself (tests/test_concurrency.py)."""
+check's integrations) end it within 5 s with one line on stderr, exit code 130 and no output at
+all: no --out directory, no staged file, nothing on stdout. Interrupts of a study are tested
+with the study itself (tests/test_concurrency.py)."""
 
 from __future__ import annotations
 
@@ -19,6 +19,7 @@ MESSAGE = ("error: interrupted ({name}); nothing was written; run the same comma
 # Seconds after the start: imports; the relaxed solve; the search, scoring and the check (the
 # main job takes about 7 s on 2 cores, most of it after the first 2 s).
 DELAYS = [0.3, 2.0, 3.5, 5.0]
+STOP_S = 5  # the longest wait from the signal to the exit, with room for a loaded machine
 
 
 def _interrupt(args: list[str], delay: float, number: int, cwd) -> tuple[int, str, str, float]:
@@ -41,7 +42,8 @@ def test_a_signal_ends_the_main_job_with_one_line_and_nothing_written(delay, num
     assert code == 130, err
     assert err.strip() == MESSAGE.format(name=signal.Signals(number).name), err
     assert out == ""
-    assert seconds < 3, f"took {seconds:.1f} s to stop"
+    # 0.2-1.1 s on an idle 2-core machine; CasADi notices the signal between IPOPT iterations
+    assert seconds < STOP_S, f"took {seconds:.1f} s to stop"
     assert list(tmp_path.iterdir()) == [], "an interrupted run left files"
 
 
@@ -53,4 +55,4 @@ def test_a_signal_during_a_simulation_writes_nothing(tmp_path):
         pytest.skip("the simulation ended before the signal")
     assert (code, out) == (130, "")
     assert err.strip() == MESSAGE.format(name="SIGINT")
-    assert seconds < 3 and list(tmp_path.iterdir()) == []
+    assert seconds < STOP_S and list(tmp_path.iterdir()) == []

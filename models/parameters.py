@@ -70,17 +70,18 @@ def convert(value: float, unit: str, to_unit: str, what: str = "value") -> float
 
 
 
-def read_toml(path: str | Path, what: str) -> dict:
-    """The TOML document at ``path``; a missing, unreadable or malformed file is a
-    ParameterError naming ``what`` it should have been and the fix."""
+def read_toml(path: str | Path, what: str, error: type[InputError] = ParameterError,
+              kind: str = "TOML file") -> dict:
+    """The TOML document at ``path``; a missing, unreadable or malformed file raises ``error``
+    naming ``what`` it should have been and the fix (``kind``: the file to give instead)."""
     from models.inputs import read_text
 
-    text = read_text(path, what, "TOML file", ParameterError)
+    text = read_text(path, what, kind, error)
     try:
         return tomllib.loads(text)
-    except tomllib.TOMLDecodeError as error:
-        raise ParameterError(f"{what} {str(path)!r} is not valid TOML ({error}); fix the "
-                             "syntax") from None
+    except tomllib.TOMLDecodeError as failure:
+        raise error(f"{what} {str(path)!r} is not valid TOML ({failure}); fix the syntax") \
+            from None
 
 
 ENTRY_KEYS = ("value", "unit", "source", "description", "lower", "upper")

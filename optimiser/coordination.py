@@ -80,10 +80,17 @@ def _own(trial, key: str):
     return value if isinstance(value, dict) and value.get("trial") == trial.number else None
 
 
-def _dead_here(trial) -> bool:
+def local_worker(trial) -> dict | None:
+    """The trial's own worker record if that worker ran on this machine, else None."""
     worker = _own(trial, "worker")
-    return (worker is not None and all(worker.get(key) == HOST[key] for key in HOST)
-            and not _alive(worker))
+    if worker is None or any(worker.get(key) != HOST[key] for key in HOST):
+        return None
+    return worker
+
+
+def _dead_here(trial) -> bool:
+    worker = local_worker(trial)
+    return worker is not None and not _alive(worker)
 
 
 @contextmanager
@@ -139,10 +146,11 @@ class Retry:
 
 
 class StudyRun:
-    """One process's part in running a study to ``target`` complete trials."""
+    """One process's part in running a study to ``target`` complete trials; failed trials are
+    queued again by the storage's own retry (``Retry``, its heartbeat callback)."""
 
-    def __init__(self, study, storage, target: int, retries: int) -> None:
-        self.study, self.storage, self.target, self.retries = study, storage, target, retries
+    def __init__(self, study, storage, target: int) -> None:
+        self.study, self.storage, self.target = study, storage, target
         self.current: int | None = None  # the number of the trial this process runs
 
     def lock(self):
@@ -176,8 +184,8 @@ class StudyRun:
                              if t.state == optuna.trial.TrialState.COMPLETE
                              and t.user_attrs.get("result", {}).get("structure") == structure),
                             None)
-                busy = any(_own(t, "claim")["structure"] == structure for t in held
-                           if t.state == optuna.trial.TrialState.RUNNING)
+                busy = any(t.state == optuna.trial.TrialState.RUNNING
+                           and t.user_attrs["claim"]["structure"] == structure for t in held)
                 if twin is not None or not busy:
                     trial.set_user_attr("claim", {"trial": trial.number, "structure": structure})
                     return twin
@@ -195,19 +203,20 @@ class StudyRun:
                 self.fail_and_retry(trial.number)
 
     def fail_and_retry(self, number: int) -> None:
-        """Fail trial ``number`` if it still runs and queue its retry once (Optuna's retry,
-        up to ``retries`` times): under the lock, so two processes do not both."""
+        """Fail trial ``number`` if it still runs and queue its retry once (the storage's
+        retry): under the lock, so two processes do not both."""
         import optuna
 
         state = optuna.trial.TrialState
         with self.lock():
-            trial = next(t for t in self._trials() if t.number == number)
+            trials = self._trials()
+            trial = next(t for t in trials if t.number == number)
             if trial.state == state.RUNNING:
                 self.study.tell(number, state=state.FAIL)
             elif trial.state != state.FAIL or any(
-                    number in t.system_attrs.get("retry_history", ()) for t in self._trials()):
+                    number in t.system_attrs.get("retry_history", ()) for t in trials):
                 return
-            Retry(self.retries)(self.study, trial)
+            self.storage.get_heartbeat_stale_trial_callback()(self.study, trial)
 
     def run(self, objective: Callable, progress: Callable[[int], None]) -> None:
         """Run trials until the study holds its target, waiting while the trials of other

@@ -37,7 +37,7 @@ from constraints.rules import MaxPulses
 from models.errors import InputError
 from optimiser import interrupts
 from optimiser.cache import solver_for
-from optimiser.coordination import HOST, Retry, StudyRun
+from optimiser.coordination import Retry, StudyRun, local_worker
 from optimiser.integer import combinatorial_rounding, linear_rules, max_on, rule_excess
 from optimiser.problem import ControlProblem
 
@@ -436,7 +436,7 @@ def _load(settings: SearchSettings, name: str, worker: int = 0,
     study = optuna.create_study(storage=storage, study_name=name,
                                 sampler=_sampler(settings, worker), directions=directions,
                                 load_if_exists=True)
-    return StudyRun(study, storage, settings.trials, settings.retries)
+    return StudyRun(study, storage, settings.trials)
 
 
 def _worker(problem: ControlProblem, levels: tuple[float, ...], settings: SearchSettings,
@@ -597,10 +597,8 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
 
 def _ran_by(trial, pids: set[int]) -> bool:
     """Whether one of these processes of this machine ran the trial."""
-    worker = trial.user_attrs.get("worker")
-    return (isinstance(worker, dict) and worker.get("trial") == trial.number
-            and worker.get("pid") in pids and worker.get("host") == HOST["host"]
-            and worker.get("boot") == HOST["boot"])
+    worker = local_worker(trial)
+    return worker is not None and worker["pid"] in pids
 
 
 def _run_workers(problem: ControlProblem, levels: tuple[float, ...], settings: SearchSettings,

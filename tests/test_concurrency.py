@@ -278,18 +278,19 @@ def test_a_command_killed_with_kill_9_is_recovered_by_an_immediate_rerun(kind, t
     _assert_no_structure_twice(trials)
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
-def test_a_signal_during_a_study_fails_and_queues_the_running_trial(number, tmp_path,
-                                                                    study_name):
-    storage, url = _storage("sqlite", tmp_path)
-    command = _command(study_name, storage, 10)
-    watch = _Watch(url, study_name)
+def _interrupt(command: list[str], url: str, study: str, number: int, group: bool = False):
+    """Run the command until it holds a running trial, send it signal ``number`` there (to
+    its process group, as a terminal's Ctrl-C does, if ``group``) and check that it ended as an
+    interrupt: exit 130 within STOP_S, one line, nothing on stdout. The process, and the
+    trials it held when signalled."""
+    send = os.killpg if group else os.kill
+    watch = _Watch(url, study)
     try:
-        with _started(command) as process:
-            held = _catch_running(process, watch)
-            process.send_signal(number)  # pending until the process goes on
+        with _started(command, group=group) as process:
+            held = _catch_running(process, watch, group=group)
+            send(process.pid, number)  # pending until the process goes on
             sent = time.monotonic()
-            os.kill(process.pid, signal.SIGCONT)
+            send(process.pid, signal.SIGCONT)
             out, err = process.communicate(timeout=60)
             seconds = time.monotonic() - sent
     finally:
@@ -300,6 +301,15 @@ def test_a_signal_during_a_study_fails_and_queues_the_running_trial(number, tmp_
     assert len(lines) == 1 and lines[0].startswith(
         f"error: interrupted ({signal.Signals(number).name})"), err
     assert out == ""
+    return process, held
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
+def test_a_signal_during_a_study_fails_and_queues_the_running_trial(number, tmp_path,
+                                                                    study_name):
+    storage, url = _storage("sqlite", tmp_path)
+    command = _command(study_name, storage, 10)
+    process, held = _interrupt(command, url, study_name, number)
     assert [t.user_attrs["worker_pid"] for t in held] == [process.pid]
     trials = _trials(url, study_name)
     assert _count(trials, State.RUNNING) == 0
@@ -325,22 +335,7 @@ def test_ctrl_c_to_a_command_with_two_workers_leaves_no_trial_running(tmp_path, 
     """Ctrl-C in a terminal signals the whole process group: the command and its workers."""
     storage, url = _storage("sqlite", tmp_path)
     command = _command(study_name, storage, 10, "--workers", "2")
-    watch = _Watch(url, study_name)
-    try:
-        with _started(command, group=True) as process:
-            _catch_running(process, watch, group=True)
-            os.killpg(process.pid, signal.SIGINT)
-            sent = time.monotonic()
-            os.killpg(process.pid, signal.SIGCONT)
-            out, err = process.communicate(timeout=60)
-            seconds = time.monotonic() - sent
-    finally:
-        watch.close()
-    assert process.returncode == 130, err
-    assert seconds < STOP_S, f"took {seconds:.1f} s to stop"
-    lines = err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: interrupted (SIGINT)"), err
-    assert out == ""
+    _interrupt(command, url, study_name, signal.SIGINT, group=True)
     trials = _settled(url, study_name)
     assert _count(trials, State.RUNNING) == 0, "an interrupted worker left its trial running"
     # Every interrupted trial is queued again (its number in a retry's lineage).

@@ -97,15 +97,16 @@ class _Watch:
     def trials(self) -> list | None:
         from sqlalchemy.exc import SQLAlchemyError
 
-        if self.storage is None:
-            if self.url.startswith("sqlite:///") and not Path(
-                    self.url.removeprefix("sqlite:///")).exists():
-                return None
-            kwargs = {"connect_args": {"timeout": 2}} if self.url.startswith("sqlite") else {}
-            self.storage = optuna.storages.RDBStorage(
-                self.url, engine_kwargs=kwargs, skip_compatibility_check=True,
-                skip_table_creation=True)
+        if self.storage is None and self.url.startswith("sqlite:///") and not Path(
+                self.url.removeprefix("sqlite:///")).exists():
+            return None
         try:
+            if self.storage is None:  # Optuna records its version even when told to skip the
+                # tables: a command creating them at the same moment may win (IntegrityError)
+                kwargs = {"connect_args": {"timeout": 2}} if self.url.startswith("sqlite") else {}
+                self.storage = optuna.storages.RDBStorage(
+                    self.url, engine_kwargs=kwargs, skip_compatibility_check=True,
+                    skip_table_creation=True)
             if self.study_id is None:
                 self.study_id = self.storage.get_study_id_from_name(self.study)
             return self.storage.get_all_trials(self.study_id, deepcopy=False)

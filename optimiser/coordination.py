@@ -123,6 +123,12 @@ def study_lock(storage, name: str) -> Iterator[None]:
         yield
 
 
+def wait(seconds: float = POLL_S) -> None:
+    """Sleep where an interrupt may come (inside a study's deferral)."""
+    with interrupts.interruptible():
+        time.sleep(seconds)
+
+
 class Retry:
     """Queue a failed trial again with the same choices (its parameters) and nothing else it
     recorded (a half-written result or constraint would stick to the retry), up to
@@ -164,7 +170,6 @@ class StudyRun:
         self.current = trial.number
         trial.set_user_attr("worker", {"trial": trial.number, **identity()})
         trial.set_user_attr("worker_pid", os.getpid())
-        interrupts.resume()  # held back since the trial was asked for (``run``)
 
     def claim(self, trial, structure: str) -> dict | None:
         """Take the right to evaluate ``structure`` in this trial; a complete twin's result
@@ -190,7 +195,7 @@ class StudyRun:
                     trial.set_user_attr("claim", {"trial": trial.number, "structure": structure})
                     return twin
             self.recover()  # the twin's worker may be dead
-            time.sleep(POLL_S)
+            wait()
 
     def recover(self) -> None:
         """Fail and queue again the running trials whose worker is gone: dead on this host now,
@@ -220,7 +225,13 @@ class StudyRun:
 
     def run(self, objective: Callable, progress: Callable[[int], None]) -> None:
         """Run trials until the study holds its target, waiting while the trials of other
-        processes would make it up; ``progress`` gets the complete count after each trial."""
+        processes would make it up; ``progress`` gets the complete count after each trial.
+        An interrupt comes only in a wait or in the objective's ``interruptible`` parts, never
+        inside a database call."""
+        with interrupts.deferred():
+            self._run(objective, progress)
+
+    def _run(self, objective: Callable, progress: Callable[[int], None]) -> None:
         import optuna
 
         while True:
@@ -230,12 +241,12 @@ class StudyRun:
             if complete >= self.target:
                 return
             if complete + states[optuna.trial.TrialState.RUNNING] >= self.target:
-                time.sleep(POLL_S)
+                wait()
                 continue
             self.current = None
             try:
-                with interrupts.deferred():  # until the trial records its worker (``enter``)
-                    self.study.optimize(objective, n_trials=1)
+                self.study.optimize(objective, n_trials=1)
+                interrupts.raise_if_received()  # one held back in the trial's last writes
             except BaseException:
                 if not interrupts.received():  # a failure: the trial is failed, not retried
                     raise

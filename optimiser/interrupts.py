@@ -69,18 +69,27 @@ def raise_if_received() -> None:
 
 @contextmanager
 def deferred() -> Iterator[None]:
-    """Hold back the interrupt (not its line) until ``resume`` or the end of the block: where
-    an interrupt would leave a record half made (a study trial created but not yet marked as
-    this process's, so that nothing could tell it was abandoned)."""
+    """Hold back the interrupt (not its line) inside, except in ``interruptible`` parts; it is
+    raised at the end of the block. For a study: an interrupt inside a database call can leave
+    a connection in a transaction that holds SQLite's lock, which the trial's clean-up (failing
+    and queueing it again) would then wait for, and a trial half recorded."""
+    before = _state["deferred"]
     _state["deferred"] = True
     try:
         yield
     finally:
-        _state["deferred"] = False
+        _state["deferred"] = before
     raise_if_received()
 
 
-def resume() -> None:
-    """End a deferral early, raising the interrupt that arrived during it."""
+@contextmanager
+def interruptible() -> Iterator[None]:
+    """Inside ``deferred``: where the interrupt may come at once (a computation, a wait; no
+    record open), raising the one held back on entry."""
+    before = _state["deferred"]
     _state["deferred"] = False
-    raise_if_received()
+    try:
+        raise_if_received()
+        yield
+    finally:
+        _state["deferred"] = before

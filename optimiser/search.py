@@ -37,7 +37,7 @@ from constraints.rules import MaxPulses
 from models.errors import InputError
 from optimiser import interrupts
 from optimiser.cache import solver_for
-from optimiser.coordination import Retry, StudyRun, local_worker
+from optimiser.coordination import Retry, StudyRun, local_worker, wait
 from optimiser.integer import combinatorial_rounding, linear_rules, max_on, rule_excess
 from optimiser.problem import ControlProblem
 
@@ -395,7 +395,8 @@ class TrialEvaluator:
         structure = _key(caps)
         attrs = self.run.claim(trial, structure)
         if attrs is None:
-            attrs = {**self.evaluate(caps), "structure": structure}
+            with interrupts.interruptible():  # CasADi and simulation: no record is open
+                attrs = {**self.evaluate(caps), "structure": structure}
         else:
             trial.set_user_attr("duplicate", True)
         trial.set_user_attr("result", attrs)  # one write: each attribute is a transaction
@@ -613,10 +614,11 @@ def _run_workers(problem: ControlProblem, levels: tuple[float, ...], settings: S
     try:
         for process in processes:
             process.start()
-        while any(process.is_alive() for process in processes):
-            time.sleep(0.5)
-            say(f"study {name}: {len(_completed(study))}/{settings.trials} trials, "
-                f"{sum(p.is_alive() for p in processes)} workers")
+        with interrupts.deferred():  # not inside the progress line's database read
+            while any(process.is_alive() for process in processes):
+                wait(0.5)
+                say(f"study {name}: {len(_completed(study))}/{settings.trials} trials, "
+                    f"{sum(p.is_alive() for p in processes)} workers")
     except KeyboardInterrupt:
         _stop(processes)
         raise

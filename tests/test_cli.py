@@ -2,6 +2,7 @@
 (exit code 2) are catalogued in tests/test_bad_inputs.py."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -145,3 +146,34 @@ def test_auc_budget_from_the_command_line():
     assert report["budget"]["used"] <= 150.0 + 1e-6
     assert report["check"]["passed"] is True
     assert len(report["igf1r_days"]) <= 5
+
+
+def _commands():
+    """The root command and every sub-command (those of other packages' entry points too)."""
+    import typer
+
+    from optimiser.cli import app
+
+    root = typer.main.get_command(app)
+    return [((), root), *(((name,), command) for name, command in root.commands.items())]
+
+
+@pytest.mark.parametrize("path", [path for path, _ in _commands()], ids=lambda p: " ".join(p)
+                         or "optimise")
+def test_help_shows_no_value_for_flags_and_a_type_for_options(path):
+    """typer 0.29 printed '<bool>' beside flags (--json, --pareto, --help), which reads as
+    '--json true'; a flag takes no value, an option still shows what it takes."""
+    import re
+
+    command = dict(_commands())[path]
+    shown = run_cli(*path, "--help", env={**os.environ, "COLUMNS": "200"})
+    assert shown.returncode == 0, shown.stderr
+    rows = {match[0]: match[1].strip() for match in
+            re.findall(r"│[\s*]+(--[a-z-]+)\s+(<[^>]*>|[A-Z][A-Z_=,.]*(?=\s))?", shown.stdout)}
+    flags = {name for param in command.params if getattr(param, "is_flag", False)
+             for name in param.opts if name.startswith("--")} | {"--help"}
+    valued = {param.opts[0] for param in command.params
+              if not getattr(param, "is_flag", True) and param.opts[0].startswith("--")}
+    assert "<bool>" not in shown.stdout
+    assert flags <= set(rows) and all(rows[flag] == "" for flag in flags), rows
+    assert valued <= set(rows) and all(rows[option] for option in valued), rows

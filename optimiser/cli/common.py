@@ -27,8 +27,40 @@ from optimiser.spec import prepare_directory
 USER_ERRORS = (InputError,)
 EXIT_FAILURE, EXIT_BAD_INPUT = 1, 2
 
-app = typer.Typer(add_completion=False, invoke_without_command=True, no_args_is_help=False,
-                  help="Optimise when to give a transient IGF-1R inhibitor with osimertinib.")
+
+
+class _FlagsTakeNoValue:
+    """typer 0.29 prints a value type beside every option in help, flags included
+    (``--json <bool>``), which reads as if a flag took a value (``--json true`` is an error).
+    A flag takes none, so its placeholder is empty."""
+
+    def get_params(self, ctx):
+        params = super().get_params(ctx)
+        for param in params:
+            if getattr(param, "is_flag", False) and param.metavar is None:
+                param.metavar = ""
+        return params
+
+
+class _Group(_FlagsTakeNoValue, typer.core.TyperGroup):
+    pass
+
+
+class _Command(_FlagsTakeNoValue, typer.core.TyperCommand):
+    pass
+
+
+class _App(typer.Typer):
+    """Every command, including those other packages register, gets the flag help above."""
+
+    def command(self, *args, **kwargs):
+        kwargs.setdefault("cls", _Command)
+        return super().command(*args, **kwargs)
+
+
+app = _App(cls=_Group, add_completion=False, invoke_without_command=True,
+           no_args_is_help=False,
+           help="Optimise when to give a transient IGF-1R inhibitor with osimertinib.")
 stdout = Console()
 stderr = Console(stderr=True)
 

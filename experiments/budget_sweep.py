@@ -15,8 +15,8 @@ from experiments.framework import (
     Step,
     best_block,
     block_profile,
-    compact_days,
 )
+from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.nlp import CollocationSolver
 from optimiser.pipeline import optimise, solver_for

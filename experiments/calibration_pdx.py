@@ -32,8 +32,8 @@ from experiments.framework import (
     ExperimentOutput,
     ExperimentSettings,
     Step,
-    compact_days,
 )
+from models.days import compact_days
 from models.observations import Observations, Subject, read_observations
 from models.persister import IGF1R_INHIBITOR
 from models.registry import get_preset

@@ -19,9 +19,9 @@ from experiments.framework import (
     Step,
     best_block,
     block_profile,
-    compact_days,
     markdown_table,
 )
+from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.extinction import RTOL as LINEAGE_RTOL
 from optimiser.objectives import Cure

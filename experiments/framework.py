@@ -9,8 +9,7 @@ comment="#")`` skips them), a footer of the Markdown file and text chunks of the
 
 from __future__ import annotations
 
-import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -156,31 +155,6 @@ def read_provenance(csv: Path) -> dict[str, str]:
             key, _, value = line[2:].rstrip("\n").partition(": ")
             stamp[key] = value
     return stamp
-
-
-def compact_days(days: Iterable[float]) -> str:
-    """Dosing days as runs, inclusive: [0, 1, 2, 3, 4, 8, 22] -> "0-4,8,22"; none -> "none"."""
-    runs: list[list[int]] = []
-    for day in sorted(round(float(d)) for d in days):
-        if runs and day == runs[-1][1] + 1:
-            runs[-1][1] = day
-        else:
-            runs.append([day, day])
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs) or "none"
-
-
-def expand_days(text: str) -> list[int]:
-    """Inverse of ``compact_days``."""
-    if text.strip() == "none":
-        return []
-    days = []
-    for part in text.split(","):
-        match = re.fullmatch(r"\s*(\d+)(?:-(\d+))?\s*", part)
-        if match is None:
-            raise ValueError(f"cannot read dosing days {text!r}; expected e.g. '0-4,8,22'")
-        first, last = int(match[1]), int(match[2] or match[1])
-        days.extend(range(first, last + 1))
-    return days
 
 
 def free_profile(problem: ControlProblem, schedule: Schedule) -> np.ndarray:

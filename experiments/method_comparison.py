@@ -18,9 +18,9 @@ from experiments.framework import (
     ExperimentOutput,
     ExperimentSettings,
     Step,
-    compact_days,
     free_profile,
 )
+from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.baseline import run_baseline, simulated_objective
 from optimiser.pipeline import optimise, solver_for

@@ -22,9 +22,9 @@ from experiments.framework import (
     ExperimentSettings,
     Step,
     block_profile,
-    compact_days,
     free_profile,
 )
+from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, default_ensemble, persister_problem
 from models.persister.outcome import DETECTION_LIMIT_CELLS, treatment_end
 from optimiser.objectives import Cure

@@ -28,8 +28,8 @@ from experiments.framework import (
     ExperimentSettings,
     Step,
     block_profile,
-    compact_days,
 )
+from models.days import compact_days
 from models.parameters import ParameterSet
 from models.persister import default_ensemble, persister_problem
 from optimiser.objectives import Cure

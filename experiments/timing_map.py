@@ -11,9 +11,9 @@ from experiments.framework import (
     ExperimentOutput,
     ExperimentSettings,
     Step,
-    compact_days,
     free_profile,
 )
+from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, persister_problem
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure

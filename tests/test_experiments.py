@@ -20,11 +20,10 @@ from experiments import (
 from experiments.framework import (
     RESULTS_DIR,
     ExperimentSettings,
-    compact_days,
-    expand_days,
     read_provenance,
 )
 from experiments.registry import EXPERIMENTS, UnknownExperimentError, run_experiments
+from models.days import compact_days, expand_days
 from models.parameters import read_toml
 from models.persister import (
     IGF1R_INHIBITOR,

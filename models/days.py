@@ -6,15 +6,18 @@ import re
 from collections.abc import Iterable
 
 
-def compact_days(days: Iterable[float]) -> str:
-    """Dosing days as runs, inclusive: [0, 1, 2, 3, 4, 8, 22] -> "0-4,8,22"; none -> "none"."""
+def compact_days(days: Iterable[float], step: float = 1.0, separator: str = ",") -> str:
+    """Dosing days as runs of consecutive grid intervals, inclusive: [0, 1, 2, 3, 4, 8, 22] ->
+    "0-4,8,22" (a run names its first and last interval's start, so "8" is day 8 alone, on
+    any grid); none -> "none"."""
     runs: list[list[int]] = []
-    for day in sorted(round(float(d)) for d in days):
-        if runs and day == runs[-1][1] + 1:
-            runs[-1][1] = day
+    for index in sorted(round(float(d) / step) for d in days):
+        if runs and index == runs[-1][1] + 1:
+            runs[-1][1] = index
         else:
-            runs.append([day, day])
-    return ",".join(f"{a}" if a == b else f"{a}-{b}" for a, b in runs) or "none"
+            runs.append([index, index])
+    return separator.join(f"{a * step:g}" if a == b else f"{a * step:g}-{b * step:g}"
+                          for a, b in runs) or "none"
 
 
 def expand_days(text: str) -> list[int]:

@@ -25,6 +25,7 @@ from rich.table import Table
 
 import constraints
 from constraints.budget import BUDGET_KINDS
+from models.days import compact_days
 from models.schedule import DAYS_PER_MONTH, ScheduleDocument
 from optimiser.objectives import Terminal
 
@@ -305,85 +306,137 @@ def _budget(result, problem) -> dict | None:
     return {"kind": kind, "limit": figures.limit, "used": figures.used, "unit": figures.unit}
 
 
+# The table fits an 80-column terminal: each value's lines fit beside the longest label, and
+# break only between items (a figure keeps its words).
+TABLE_WIDTH = 80
+_BORDERS = 7  # "│ " + " │ " + " │"
+
+
 def table(report: Report) -> Table:
-    """The report as the table ``optimise`` prints."""
-    check = report.check
-    drugs = list(report.free_drugs.values())
-    view = Table(title=f"persister-opt: {' + '.join(d.label for d in drugs)} schedule",
-                 show_header=False)
+    """The report as the table ``optimise`` prints. Days are inclusive everywhere ("3-12" is
+    days 3 to 12, the same as the README and the experiment tables); cell figures are given as
+    counts beside their log10."""
+    rows = _rows(report)
+    width = TABLE_WIDTH - _BORDERS - max(len(label) for label, _, _ in rows)
+    drugs = " + ".join(d.label for d in report.free_drugs.values())
+    view = Table(title=f"persister-opt: {drugs} schedule", show_header=False)
     view.add_column("quantity", style="bold")
     view.add_column("value")
-    for drug in drugs:
-        view.add_row(f"{drug.label} days", ", ".join(f"{d:g}" for d in drug.days) or "none")
-        doses = "; ".join(f"{b.start:g}-{b.stop:g} d: {b.dose:.4g}" for b in drug.blocks)
-        unit = drug.blocks[0].unit if drug.blocks else ""
-        prefix = f"{drug.label} " if len(drugs) > 1 else ""
-        step = report.schedule.grid_step
-        what = "daily dose by block" if step == 1 else f"dose per {step:g} d by block"
-        per = "/day" if step == 1 else ""
-        view.add_row(f"{prefix}{what} ({unit}{per})" if unit else f"{prefix}{what}",
-                     doses or "none")
+    for label, items, separator in rows:
+        view.add_row(label, _items(items, separator, width))
+    return view
+
+
+def _rows(report: Report) -> list[tuple[str, list[str], str]]:
+    """(label, items, separator) per row."""
+    check = report.check
+    step = report.schedule.grid_step
+    rows = []
+    for drug in report.free_drugs.values():
+        rows.append((f"{drug.label} days",
+                     compact_days(drug.days, step, ", ").split(", "), ", "))
+        rows.append((f"{drug.label} doses", _doses(drug.blocks, step), "; "))
     objective = report.objective
     cells = objective.log10_residual_cells is not None
-    what = "log10 residual cells" if cells else (
-        f"{objective.name} ({objective.unit})" if objective.unit else objective.name)
-    label = (f"predicted {what} ({objective.over_scenarios} over {objective.scenarios} "
-             f"parameter sets)" if objective.over_scenarios else f"predicted {what}")
-    view.add_row(label, f"{objective.value:.4f}")
+    what = "log10 residual cells" if cells else objective.name
+    value = [_figure(objective.value, cells, objective.unit)]
+    if objective.over_scenarios:
+        value.append(f"{objective.over_scenarios} over {objective.scenarios} parameter sets")
+    rows.append((f"predicted {what}", value, "; "))
     side = "lower" if objective.sense == "min" else "upper"
-    view.add_row(f"{side} bound (relaxed)", f"{report.lower_bound.value:.4f}")
+    rows.append((f"{side} bound (relaxed)",
+                 [_figure(report.lower_bound.value, cells, objective.unit)], ""))
     unit = " decades" if cells else f" {objective.unit}" if objective.unit else ""
-    view.add_row("gap", f"{report.gap:.4f}{unit} ({100 * report.gap_relative:.2f} %)")
+    rows.append(("gap", [f"{report.gap:.4f}{unit} ({100 * report.gap_relative:.2f} %)"], ""))
     budget = report.budget
     if isinstance(budget, DaysOnBudget):
-        view.add_row("budget used", f"{budget.used_days:g} of {budget.limit_days:g} days")
+        rows.append(("budget used", [f"{budget.used_days:g} of {budget.limit_days:g} days"], ""))
     elif budget is not None:
         name = "AUC budget used" if budget.kind == "auc" else "amount used"
-        view.add_row(name, f"{budget.used:.4g} of {budget.limit:.4g} {budget.unit}")
+        rows.append((name, [f"{budget.used:.4g} of {budget.limit:.4g} {budget.unit}"], ""))
     for rule in check.constraints:
         if budget is not None and rule is check.constraints[0]:
             continue  # the budget, shown above
         figure = ("" if rule.unit == "1" else f"{rule.used:.4g}, " if not rule.unit
                   else f"{rule.used:.4g} {rule.unit}, ")
-        view.add_row(rule.name, figure + ("ok" if rule.passed else "VIOLATED"))
-    what = "log10 residual" if cells else objective.name
+        rows.append((rule.name, [figure + ("ok" if rule.passed else "VIOLATED")], ""))
     integrator = check.integrator.split(" (")[0]  # the name, without its tolerances
-    view.add_row("independent check", f"{'passed' if check.passed else 'FAILED'}: "
-                 f"{integrator} {what} {check.resimulated_objective:.4f} (difference "
-                 f"{check.difference:.1e})")
+    rows.append(("independent check", [
+        f"{'passed' if check.passed else 'FAILED'}: {integrator}",
+        f"re-simulated {check.resimulated_objective:.4f}",
+        f"difference {check.difference:.1e}"], ", "))
     if report.refinements:
         outcome = "until the check agreed" if check.passed else "and the check still disagrees"
-        view.add_row("discretisation refined",
-                     f"{report.refinements} time(s): every Radau step halved {outcome}")
+        rows.append(("discretisation refined",
+                     [f"{report.refinements} time(s):", "every Radau step halved", outcome], " "))
     if check.scenario_objectives is not None:
         values = check.scenario_objectives
-        view.add_row(f"{what} per parameter set", f"{min(values):.4f} to "
-                     f"{max(values):.4f} ({integrator}, {len(values)} sets)")
+        rows.append(("range over parameter sets", [
+            f"{min(values):.4f} to {max(values):.4f}", f"({integrator}, {len(values)} sets)"],
+            " "))
     if check.minimum_cells is not None:
-        view.add_row("minimum cells / day", f"{check.minimum_cells:.3g} on day "
-                                            f"{check.day_of_minimum:g}")
+        rows.append(("minimum cells / day",
+                     [f"{check.minimum_cells:.3g} on day {check.day_of_minimum:g}"], ""))
     if check.cure_probability is not None:
-        sources = ", ".join(f"{name} {share:.0%}" for name, share in
-                            (check.failure_sources or {}).items())
-        view.add_row("cure probability", f"{check.cure_probability:.4f} (failure "
-                     f"{check.failure_probability:.2e}: {sources})")
+        rows.append(("cure probability", [f"{check.cure_probability:.4f} (failure "
+                                          f"{check.failure_probability:.2e})"], ""))
+        rows.append(("failure from", [f"{name} {share:.0%}" for name, share in
+                                      (check.failure_sources or {}).items()], ", "))
         regrowth = check.time_to_regrowth
-        view.add_row("regrowth (mean tumour)", "not before the horizon" if regrowth is None
-                     else f"day {regrowth:g}")
+        rows.append(("regrowth (mean tumour)", ["not before the horizon" if regrowth is None
+                                                else f"day {regrowth:g}"], ""))
     if check.no_progression_by_month is not None:
-        view.add_row("progression (mean tumour)", _progression(check))
+        rows.append(("progression (mean tumour)", _progression(check), "; "))
     if report.study is not None:
         study = report.study
-        view.add_row("discrete search", f"study {study.study} in {study.storage}: "
-                     f"{study.completed_trials} of {study.requested_trials} trials "
-                     f"({study.trials_this_run} now, {study.duplicates_skipped} duplicates), "
-                     f"best {study.best_objective:.4f}"
-                     if study.best_objective is not None else "no feasible trial")
-    view.add_row("time taken", f"{report.timings_s['wall']:.1f} s")
-    return view
+        rows.append(("discrete search", [
+            f"{study.completed_trials} of {study.requested_trials} trials",
+            f"{study.trials_this_run} now", f"{study.duplicates_skipped} duplicates",
+            f"best {study.best_objective:.4f}"] if study.best_objective is not None
+            else ["no feasible trial"], ", "))
+        rows.append(("study", [study.study, f"in {study.storage}"], " "))
+    rows.append(("time taken", [f"{report.timings_s['wall']:.1f} s"], ""))
+    return rows
 
 
-def _progression(check: Check) -> str:
+def _items(items: list[str], separator: str, width: int) -> str:
+    """``items`` joined by ``separator``, with a line break only between two items, so that no
+    line is longer than ``width`` (an item longer than that stands on a line of its own)."""
+    lines: list[str] = []
+    for item in items:
+        if lines and len(lines[-1]) + len(separator) + len(item) <= width:
+            lines[-1] += separator + item
+        elif lines:
+            lines[-1] += separator.rstrip()
+            lines.append(item)
+        else:
+            lines.append(item)
+    return "\n".join(lines) or "none"
+
+
+def _doses(blocks: list[Block], step: float) -> list[str]:
+    """Each dose with the (inclusive) days it is given on; one dose alone needs no days, the
+    row above gives them."""
+    days: dict[float, list[float]] = {}
+    for block in blocks:
+        count = round((block.stop - block.start) / step)
+        days.setdefault(block.dose, []).extend(block.start + k * step for k in range(count))
+    per = "/day" if step == 1 else f" per {step:g} d"
+    unit = blocks[0].unit if blocks else ""
+    if len(days) == 1:
+        return [f"{next(iter(days)):.4g} {unit}{per}"]
+    return [f"{dose:.4g} {unit}{per} on day{'s' if len(on) > 1 else ''} "
+            f"{compact_days(on, step, ', ')}" for dose, on in days.items()]
+
+
+def _figure(value: float, cells: bool, unit: str | None) -> str:
+    """An objective's value; a log10 cell count also as the count itself."""
+    if cells:
+        return f"{value:.4f} ({10.0 ** value:.3g} cells)"
+    return f"{value:.4f} {unit}" if unit else f"{value:.4f}"
+
+
+def _progression(check: Check) -> list[str]:
     """Time to progression in months, then P(no progression) at a few month ends."""
     day = check.time_to_progression
     months = check.no_progression_by_month
@@ -391,7 +444,7 @@ def _progression(check: Check) -> str:
             else f"day {day:g} (month {day / DAYS_PER_MONTH:.1f})")
     shown = [(m, p) for m, p in zip(months.months, months.no_progression_probability,
                                     strict=True) if m % 3 == 0]
-    return when + "".join(f"; P(none by month {m}) {p:.2f}" for m, p in shown[:4])
+    return [when, *(f"P(none by month {m}) {p:.2f}" for m, p in shown[:4])]
 
 
 def schema() -> dict[str, Any]:

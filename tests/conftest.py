@@ -86,3 +86,25 @@ LONGEST_FILES = ("test_experiments.py", "test_calibration_recovery.py", "test_se
 def pytest_collection_modifyitems(items):
     items.sort(key=lambda item: LONGEST_FILES.index(item.path.name)
                if item.path.name in LONGEST_FILES else len(LONGEST_FILES))
+
+
+def table_rows(report) -> tuple[str, dict[str, list[str]]]:
+    """The table at 80 columns, and each row's value cell as its lines."""
+    from rich.console import Console
+
+    from optimiser.report import table
+
+    console = Console(width=80, record=True, color_system=None)
+    console.print(table(report))
+    text = console.export_text()
+    rows: dict[str, list[str]] = {}
+    label = None
+    for line in text.splitlines():
+        if line.count("│") != 3:
+            continue
+        left, right = (part.strip() for part in line.strip("│").split("│"))
+        if left:
+            label = left
+            rows[label] = []
+        rows[label].append(right)
+    return text, rows

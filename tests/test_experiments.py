@@ -181,6 +181,11 @@ def test_compact_days_round_trips():
         expand_days("0-4;8")
 
 
+def test_compact_days_on_a_half_day_grid_names_first_and_last_interval():
+    assert compact_days([3, 3.5, 4, 6, 7.5, 8], 0.5, ", ") == "3-4, 6, 7.5-8"
+    assert compact_days([2, 3, 5], 1.0, ", ") == "2-3, 5"
+
+
 # -- paper arms ------------------------------------------------------------------------------------
 
 def test_paper_arms_match_a_direct_simulation(reduced):

@@ -7,13 +7,14 @@ import math
 
 import jsonschema
 import pytest
-from rich.console import Console
 
 from models.persister import IGF1R_INHIBITOR
 from optimiser.pipeline import optimise
-from optimiser.report import SCHEMA_PATH, Report, schema, schema_text, table
+from optimiser.report import SCHEMA_PATH, Report, schema, schema_text
 from optimiser.search import SearchSettings
 from optimiser.spec import ProblemSpec, build_problem
+
+from .conftest import table_rows
 
 CHEAP = {"preset": "persister_v1", "budget": "3d", "horizon": 50.0,
          "treatment_days": 20.0}  # about 1.5 s a solve
@@ -137,15 +138,48 @@ def test_non_finite_figures_print_as_json_constants(results):
     assert '"gap": Infinity' in text and '"gap_relative": NaN' in text
 
 
-def test_the_table_fits_80_columns_and_shows_the_report(results):
+@pytest.mark.parametrize("name", list(CASES))
+def test_the_table_fits_80_columns_and_breaks_lines_only_between_items(results, name):
+    """Each line of a value ends an item: a multi-line value ends every line but the last with
+    its separator (',' or ';'), or is one of the phrase rows, and no line is wider than 80."""
+    text, rows = table_rows(Report.from_result(*results[name], 1.5))
+    assert max(len(line) for line in text.splitlines()) <= 80
+    phrases = {"discretisation refined", "range over parameter sets", "study"}
+    for label, lines in rows.items():
+        if len(lines) > 1 and label not in phrases:
+            assert all(line.endswith((",", ";")) for line in lines[:-1]), (label, lines)
+
+
+def test_the_table_shows_the_report_with_inclusive_days_and_cell_counts(results):
     result, problem = results["rules-and-levels"]
     report = Report.from_result(result, problem, 1.5)
-    console = Console(width=80, record=True, color_system=None)
-    console.print(table(report))
-    text = console.export_text()
-    assert max(len(line) for line in text.splitlines()) <= 80
-    days = ", ".join(f"{d:g}" for d in report.igf1r_days)
-    for row in ("persister-opt: IGF-1R inhibitor schedule", "│ IGF-1R inhibitor days", days,
-                f"{report.objective.log10_residual_cells:.4f}", "max pulses", "dose levels",
+    text, rows = table_rows(report)
+    days = report.igf1r_days
+    runs = " ".join(rows["IGF-1R inhibitor days"]).split(", ")
+    shown = []
+    for run in runs:  # inclusive: "3-5" is days 3, 4 and 5
+        first, _, last = run.partition("-")
+        shown.extend(range(int(first), int(last or first) + 1))
+    assert shown == days
+    log10 = report.objective.log10_residual_cells
+    assert rows["predicted log10 residual cells"] == [f"{log10:.4f} ({10 ** log10:.3g} cells)"]
+    for row in ("persister-opt: IGF-1R inhibitor schedule", "max pulses", "dose levels",
                 "independent check", "passed: scipy Radau", "time taken", "1.5 s"):
         assert row in text, row
+
+
+def test_the_dose_row_gives_each_dose_its_inclusive_days(results):
+    """Blocks are half-open [start, stop) in the schedule; the table names the days given."""
+    from optimiser.report import _doses
+
+    report = Report.from_result(*results["days-on"], 1.0)
+    block = type(report.igf1r_blocks[0])
+    blocks = [block(start=3, stop=5, dose=12.5, unit="mg/kg"),
+              block(start=8, stop=9, dose=25, unit="mg/kg"),
+              block(start=9, stop=11, dose=12.5, unit="mg/kg")]
+    assert _doses(blocks, 1.0) == ["12.5 mg/kg/day on days 3-4, 9-10",
+                                   "25 mg/kg/day on day 8"]
+    assert _doses(blocks[1:2], 1.0) == ["25 mg/kg/day"]
+    assert _doses([block(start=3, stop=4, dose=5, unit="mg/kg"),
+                   block(start=6, stop=6.5, dose=10, unit="mg/kg")], 0.5) == [
+        "5 mg/kg per 0.5 d on days 3-3.5", "10 mg/kg per 0.5 d on day 6"]

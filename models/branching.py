@@ -24,9 +24,10 @@ import casadi as ca
 
 from models.model import Model, ModelError
 
+CURE_PROBABILITY = "cure_probability"
 # Outputs that come from the lineage equations, not from the states at the horizon.
 LINEAGE_OUTPUTS = {
-    "cure_probability": "1",  # P(no cell of any population at the horizon)
+    CURE_PROBABILITY: "1",  # P(no cell of any population at the horizon)
     "expected_surviving_lineages": "1",  # sum_i n_i(0) u_i(0); P(cure) = exp(-it)
     "log10_expected_lineages": "1",
 }

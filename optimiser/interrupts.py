@@ -20,7 +20,7 @@ from contextlib import contextmanager
 EXIT_INTERRUPTED = 130  # 128 + SIGINT, what shells report for Ctrl-C
 _SIGNALS = (signal.SIGINT, signal.SIGTERM)
 _received: list[int] = []
-_state = {"announce": True, "announced": False, "deferred": False}
+_state = {"announce": True, "announced": False, "deferred": False, "ending": None}
 
 
 def install(announce: bool = True) -> None:
@@ -46,7 +46,9 @@ def announce() -> None:
     if _state["announced"]:
         return
     _state["announced"] = True
-    if _state["announce"]:
+    if _state["ending"] is not None:
+        os.write(2, f"{_state['ending']}\n".encode())
+    elif _state["announce"]:
         name = signal.Signals(_received[0]).name if _received else "SIGINT"
         os.write(2, f"error: interrupted ({name}); nothing was written; run the same command "
                     "again (a study resumes and retries the interrupted trial)\n".encode())
@@ -93,3 +95,15 @@ def interruptible() -> Iterator[None]:
         yield
     finally:
         _state["deferred"] = before
+
+
+@contextmanager
+def ending(line: str) -> Iterator[None]:
+    """Inside, a signal is how the command ends (a server's Ctrl-C), not an interruption: its
+    one line is ``line``, and the caller catches the KeyboardInterrupt and exits normally."""
+    before = _state["ending"]
+    _state["ending"] = line
+    try:
+        yield
+    finally:
+        _state["ending"] = before

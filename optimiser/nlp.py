@@ -171,13 +171,14 @@ class CollocationSolver:
         """``simulate_many`` for one profile."""
         return self.simulate_many(problem, [free])[0]
 
-    def screen_many(self, problem: ControlProblem,
-                    frees: Sequence[np.ndarray]) -> list[tuple[float, float]]:
-        return self.screening.screen_many(problem, frees)
+    def screen_many(self, problem: ControlProblem, frees: Sequence[np.ndarray],
+                    outputs: Sequence[str] = ()) -> list[tuple[float, ...]]:
+        return self.screening.screen_many(problem, frees, outputs)
 
-    def screen(self, problem: ControlProblem, free: np.ndarray) -> tuple[float, float]:
+    def screen(self, problem: ControlProblem, free: np.ndarray,
+               outputs: Sequence[str] = ()) -> tuple[float, ...]:
         """``screen_many`` for one profile."""
-        return self.screen_many(problem, [free])[0]
+        return self.screen_many(problem, [free], outputs)[0]
 
     def objectives_of(self, problem: ControlProblem,
                       frees: Sequence[np.ndarray]) -> list[float]:

@@ -171,15 +171,18 @@ class Screening:
             excess = max(excess, limit.excess(values))
         return excess
 
-    def screen_many(self, problem: ControlProblem,
-                    frees: Sequence[np.ndarray]) -> list[tuple[float, float]]:
-        """For each profile: its objective by simulation, combined over the scenarios, and by
-        how much it breaks the worst limit (<= 0: kept)."""
+    def screen_many(self, problem: ControlProblem, frees: Sequence[np.ndarray],
+                    outputs: Sequence[str] = ()) -> list[tuple[float, ...]]:
+        """For each profile: its objective by simulation, combined over the scenarios, by
+        how much it breaks the worst limit (<= 0: kept), then the mean over the scenarios of
+        each of ``outputs`` at the horizon (what a study shows beside its trials)."""
         screened = []
         for free, (X, W) in zip(frees, self.simulate_many(problem, frees), strict=True):
             views = self.views(problem, free, X, W)
+            shown = [float(np.mean([float(v.output_at_end(name)) for v in views]))
+                     for name in outputs]
             screened.append((problem.combine(self.scenario_objectives(problem, views)),
-                             self.limit_excess(problem, views)))
+                             self.limit_excess(problem, views), *shown))
         return screened
 
     def costs(self, problem: ControlProblem, frees: Sequence[np.ndarray]) -> list[float]:

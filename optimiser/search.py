@@ -34,11 +34,13 @@ from pathlib import Path
 import numpy as np
 
 from constraints.rules import MaxPulses
+from models.branching import CURE_PROBABILITY
 from models.errors import InputError
 from optimiser import interrupts
 from optimiser.cache import solver_for
 from optimiser.coordination import Retry, StudyRun, local_worker, wait
 from optimiser.integer import combinatorial_rounding, linear_rules, max_on, rule_excess
+from optimiser.objectives import sign
 from optimiser.problem import ControlProblem
 
 MODES = ("coupled", "simulation", "random")
@@ -379,14 +381,30 @@ class TrialEvaluator:
 
     def evaluate(self, caps: np.ndarray) -> dict:
         W, bound = self.profile(caps)
-        objective, path_excess = self.solver.screen(self.problem, W)
+        shown = (CURE_PROBABILITY,) if self.problem.lineages else ()
+        objective, path_excess, *values = self.solver.screen(self.problem, W, shown)
         violation = max(0.0, self.rule_excess(W), path_excess)
         stored = W[0] if len(W) == 1 else W  # one drug: a flat list, as before
         exposures = self.exposures(W)
         return {"objective": objective, "cost": float(self.solver.sign * objective),
                 "violation": violation, "doses": stored.round(9).tolist(),
                 "exposure_days": exposures[0] if len(W) == 1 else exposures,
-                "restricted_bound": bound, "schedule_key": _key(W)}
+                "restricted_bound": bound, "schedule_key": _key(W),
+                **dict(zip(shown, values, strict=True))}
+
+    def shown(self, attrs: dict) -> dict:
+        """The trial's figures as optuna-dashboard lists them: each free drug's exposure in
+        reference-dose days, P(cure) where the problem carries it, and the screening check."""
+        names = self.problem.free_names
+        days = np.atleast_1d(attrs["exposure_days"])
+        shown = {f"exposure {self.problem.model.control(name).display_name} (reference-dose "
+                 f"days)": round(float(d), 6) for name, d in zip(names, days, strict=True)}
+        if CURE_PROBABILITY in attrs:
+            shown["P(cure)"] = attrs[CURE_PROBABILITY]
+        shown["check"] = ("every rule and limit kept (screening simulation)"
+                          if attrs["violation"] <= 1e-9 else
+                          f"a rule or limit broken by {attrs['violation']:.3g}")
+        return shown
 
     def __call__(self, trial) -> float | tuple[float, float]:
         self.run.enter(trial)
@@ -400,6 +418,8 @@ class TrialEvaluator:
         else:
             trial.set_user_attr("duplicate", True)
         trial.set_user_attr("result", attrs)  # one write: each attribute is a transaction
+        for key, value in self.shown(attrs).items():
+            trial.set_user_attr(key, value)
         trial.set_constraint("rules_and_limits", attrs["violation"])  # feasible when <= 0
         if self.pareto:
             return attrs["cost"], *np.atleast_1d(attrs["exposure_days"])
@@ -423,6 +443,19 @@ def fingerprint(problem: ControlProblem, levels: tuple[float, ...],
             "parameters": problem.parameter_digest,
             "limits": [[c.name, c.limit] for c in (*problem.constraints, *problem.path_limits)],
             "levels": list(levels), "mode": settings.mode, "pareto": settings.pareto}
+
+
+def metric_names(problem: ControlProblem, pareto: bool) -> list[str]:
+    """What each trial value is, for optuna-dashboard: the objective (negated when it is
+    maximised, as the study minimises) and, on a Pareto study, each free drug's exposure."""
+    objective = problem.objective
+    unit = objective.unit(problem.model)
+    name = f"{objective.name} ({unit})" if unit else objective.name
+    names = [name if sign(objective) > 0 else f"minus {name}"]
+    if pareto:
+        names += [f"exposure {problem.model.control(drug).display_name} (reference-dose days)"
+                  for drug in problem.free_names]
+    return names
 
 
 def _load(settings: SearchSettings, name: str, worker: int = 0,
@@ -574,6 +607,7 @@ def run_study(problem: ControlProblem, settings: SearchSettings,
         _refuse_other_problem(stored, expected, name, settings)
         if stored is None:
             study.set_user_attr("fingerprint", expected)
+            study.set_metric_names(metric_names(problem, settings.pareto))
         if not study.trials:
             for W in seeds:
                 params = evaluator.encode(W)

@@ -1,5 +1,5 @@
 """The ``optimise`` command line, one module per command: ``optimise`` (the main command),
-``simulate``, ``export``, ``run`` and ``fit``; ``common`` holds what they share and
+``simulate``, ``export``, ``run``, ``fit`` and ``dashboard``; ``common`` holds what they share and
 ``running`` the path of a run spec from its checks to its report. Further commands come from
 the entry-point group ``persister_opt.cli`` (``experiment``, from the experiments package).
 
@@ -14,7 +14,7 @@ import typer
 
 # The commands register in this order, the order of --help.
 # isort: off
-from optimiser.cli import optimise, simulate, export, run_spec, fit  # noqa: F401
+from optimiser.cli import optimise, simulate, export, run_spec, fit, dashboard  # noqa: F401
 # isort: on
 from optimiser.cli.common import (
     EXIT_BAD_INPUT,

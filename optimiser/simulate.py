@@ -94,7 +94,8 @@ class Trajectory:
 
 
 def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
-             samples_per_interval: int = 4, rtol: float = RTOL) -> Trajectory:
+             samples_per_interval: int = 4, rtol: float = RTOL,
+             atol: float = ATOL) -> Trajectory:
     """Integrate the model under ``schedule``; restarts where a control changes and at each
     dose event (``Control.bolus_into``), where the dose enters at once."""
     fractions = schedule.fractions(model)
@@ -120,7 +121,7 @@ def simulate(model: Model, parameters: np.ndarray, schedule: Schedule,
                                 * PEAK_FRACTIONS)
         solution = solve_ivp(
             rhs, (nodes[first], nodes[last]), x, method=integration_method(model),
-            t_eval=t_eval, jac=jacobian, rtol=rtol, atol=ATOL, dense_output=True,
+            t_eval=t_eval, jac=jacobian, rtol=rtol, atol=atol, dense_output=True,
         )
         if not solution.success:
             raise SimulationError(f"{integrator_name(model)} failed on days {nodes[first]:g}-"

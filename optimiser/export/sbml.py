@@ -3,7 +3,8 @@
 The document is generated from the Model itself, so it works for every model the optimiser can
 read. The CasADi right-hand side is rebuilt on symbols named by SBML ids and its expression graph
 walked (``SX.op``/``dep``) into MathML; the expressions are small enough to write as trees
-(35 KB for the persister model, 48 KB with glucose), so there are no intermediate rules.
+(47 KB for the persister model on a pulsed schedule, 53 KB with glucose), so there are no
+intermediate rules.
 
 * Parameters: constant global parameters, values in the model's declared units (converted with
   pint by ``Model.parameter_vector``), a UnitDefinition per unit, the description as ``name``
@@ -13,15 +14,25 @@ walked (``SX.op``/``dep``) into MathML; the expressions are small enough to writ
   dose change (trigger ``time >= t_k``, persistent, no delay) assigns the new values.
 * States: non-constant parameters with rate rules and initial assignments from the model's
   ``initial``. A state declared ``log=True`` (cell counts from 1e9 down to far below one cell)
-  is integrated as ``ln_X`` with the model's own ``d ln X/dt = f/X`` and shown as ``X`` through
-  the assignment rule ``X = exp(ln_X)``, so any simulator sees ``X``. Measured on the paper's
+  is integrated as the dimensionless ``ln_X = ln(X / 1 cell)`` with the model's own
+  ``d ln X/dt = f/X`` and shown as ``X`` through the assignment rule ``X = ref_cell *
+  exp(ln_X)`` (``ref_cell`` = 1 cell), so any simulator sees ``X``. Measured on the paper's
   arm with libroadrunner (CVODE) against the project's scipy Radau simulation (rtol 1e-10):
   at rtol 1e-12 and CVODE's default absolute tolerance 1e-12, cell counts agree to 1.7e-9
   relative with ``ln_X`` rate rules but only to 5e-6 with natural-scale rate rules for ``X``,
   which need an absolute tolerance below 1e-15 (counts fall to 1e-4 resistant cells, 0.1
   persisters) to pass 1e-6; at roadrunner's defaults (rtol 1e-6) the figures are 1.9e-5 and
   1.8e-4. The log form keeps every simulator accurate without tuning, hence the choice.
-* Outputs (``total_cells``, ...): assignment rules. Time unit: the model's (day).
+* Outputs (``total_cells``, ...): assignment rules, in the unit their expression has.
+* Units: the document passes libsbml's strict unit checks. Every expression's unit is worked
+  out with pint while it is written; every literal carries ``sbml:units`` (the unit of what it
+  is added to or compared with, else dimensionless), the argument of ``ln``/``exp``/... is made
+  dimensionless by dividing by a reference parameter of value 1 (``ln(S + P + R)`` is written
+  ``ln((S + P + R) / ref_cell)``, the same number), trigger times are in the model's time unit
+  and dose fractions are dimensionless. A model whose own units do not add up still exports;
+  libsbml's unit check then names the expression.
+* Names: unique across the document (COPASI identifies quantities by name): the description
+  where the model gives one, ``ln(S / 1 cell)`` for a log state, the id otherwise.
 * Provenance: JSON in a ``persister:provenance`` annotation on the model, summary in its notes.
 """
 
@@ -40,30 +51,32 @@ import pint
 from models.model import Model
 from models.parameters import ParameterSet, unit_registry
 from models.schedule import Schedule
-from optimiser.export.common import ExportError, dose_changes, model_doses, number, provenance
+from optimiser.export.common import ExportError, dose_changes, model_doses, provenance
 
 FORMAT_VERSION = "SBML L3V2"
 LEVEL, VERSION = 3, 2
 PROVENANCE_NAMESPACE = "urn:persister-opt:provenance"
 _SID = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
-# CasADi operations with a MathML operator of the same arity and meaning.
-_DIRECT = {
-    ca.OP_ADD: "AST_PLUS", ca.OP_SUB: "AST_MINUS", ca.OP_MUL: "AST_TIMES",
-    ca.OP_DIV: "AST_DIVIDE", ca.OP_NEG: "AST_MINUS", ca.OP_POW: "AST_POWER",
-    ca.OP_CONSTPOW: "AST_POWER", ca.OP_EXP: "AST_FUNCTION_EXP", ca.OP_LOG: "AST_FUNCTION_LN",
-    ca.OP_SQRT: "AST_FUNCTION_ROOT", ca.OP_FABS: "AST_FUNCTION_ABS",
-    ca.OP_FLOOR: "AST_FUNCTION_FLOOR", ca.OP_CEIL: "AST_FUNCTION_CEILING",
+# CasADi operations with a MathML operator of the same arity and meaning, by how units pass
+# through them: operands and result share one unit; a product or quotient; a function of a
+# dimensionless argument; a relation or logical operator (a dimensionless truth value).
+_SAME_UNIT = {ca.OP_ADD: "AST_PLUS", ca.OP_SUB: "AST_MINUS", ca.OP_NEG: "AST_MINUS",
+              ca.OP_FABS: "AST_FUNCTION_ABS", ca.OP_FLOOR: "AST_FUNCTION_FLOOR",
+              ca.OP_CEIL: "AST_FUNCTION_CEILING", ca.OP_FMIN: "AST_FUNCTION_MIN",
+              ca.OP_FMAX: "AST_FUNCTION_MAX"}
+_PRODUCT = {ca.OP_MUL: "AST_TIMES", ca.OP_DIV: "AST_DIVIDE"}
+_DIMENSIONLESS_ARGUMENT = {
+    ca.OP_EXP: "AST_FUNCTION_EXP", ca.OP_LOG: "AST_FUNCTION_LN",
     ca.OP_SIN: "AST_FUNCTION_SIN", ca.OP_COS: "AST_FUNCTION_COS", ca.OP_TAN: "AST_FUNCTION_TAN",
     ca.OP_ASIN: "AST_FUNCTION_ARCSIN", ca.OP_ACOS: "AST_FUNCTION_ARCCOS",
     ca.OP_ATAN: "AST_FUNCTION_ARCTAN", ca.OP_SINH: "AST_FUNCTION_SINH",
     ca.OP_COSH: "AST_FUNCTION_COSH", ca.OP_TANH: "AST_FUNCTION_TANH",
     ca.OP_ASINH: "AST_FUNCTION_ARCSINH", ca.OP_ACOSH: "AST_FUNCTION_ARCCOSH",
-    ca.OP_ATANH: "AST_FUNCTION_ARCTANH", ca.OP_FMIN: "AST_FUNCTION_MIN",
-    ca.OP_FMAX: "AST_FUNCTION_MAX", ca.OP_LT: "AST_RELATIONAL_LT",
-    ca.OP_LE: "AST_RELATIONAL_LEQ", ca.OP_EQ: "AST_RELATIONAL_EQ",
-    ca.OP_NE: "AST_RELATIONAL_NEQ", ca.OP_NOT: "AST_LOGICAL_NOT", ca.OP_AND: "AST_LOGICAL_AND",
-    ca.OP_OR: "AST_LOGICAL_OR",
-}
+    ca.OP_ATANH: "AST_FUNCTION_ARCTANH"}
+_RELATION = {ca.OP_LT: "AST_RELATIONAL_LT", ca.OP_LE: "AST_RELATIONAL_LEQ",
+             ca.OP_EQ: "AST_RELATIONAL_EQ", ca.OP_NE: "AST_RELATIONAL_NEQ"}
+_LOGICAL = {ca.OP_NOT: "AST_LOGICAL_NOT", ca.OP_AND: "AST_LOGICAL_AND",
+            ca.OP_OR: "AST_LOGICAL_OR"}
 _OP_NAMES = {getattr(ca, name): name for name in dir(ca) if name.startswith("OP_")}
 # SBML base unit kinds for pint's base dimensions ("cell" is the project's count dimension).
 _BASE_UNITS = {"[mass]": ("kilogram", "UNIT_KIND_KILOGRAM"),
@@ -91,10 +104,7 @@ def sbml_document(schedule: Schedule, model: Model, parameters: ParameterSet) ->
     sbml = document.createModel()
     _check(sbml.setId(_sid(model.name)), "model id")
     sbml.setName(model.name)
-    writer = _Writer(libsbml, sbml)
-    time_unit = writer.unit(model.time_unit)
-    if time_unit is not None:
-        _check(sbml.setTimeUnits(time_unit), "time unit")
+    writer = _Writer(libsbml, sbml, model.time_unit)
     record = provenance(schedule, model, parameters, "sbml", FORMAT_VERSION)
     writer.notes(sbml, f"{model.description or model.name}. Schedule {schedule.digest}: "
                        f"grid {schedule.grid_step:g} d, horizon {schedule.horizon:g} d. "
@@ -106,7 +116,7 @@ def sbml_document(schedule: Schedule, model: Model, parameters: ParameterSet) ->
 
     for parameter, value in zip(model.parameters, values, strict=True):
         entry = parameters.values[parameter.name]
-        writer.parameter(parameter.name, value=float(value), unit=parameter.unit,
+        writer.parameter(parameter.name, value=float(value), unit=writer.quantity(parameter.unit),
                          name=parameter.description or parameter.name,
                          notes=f"{parameter.description or parameter.name}. Model unit: "
                                f"{parameter.unit}. Parameter file: {entry.value:g} "
@@ -114,7 +124,8 @@ def sbml_document(schedule: Schedule, model: Model, parameters: ParameterSet) ->
     changes = {c.name: dose_changes(doses, c.name) for c in model.controls}
     for control in model.controls:
         writer.parameter(control.name, value=changes[control.name][0] / control.reference_dose,
-                         unit="1", constant=False, name=control.description or control.name,
+                         unit=writer.dimensionless, constant=False,
+                         name=control.description or control.name,
                          notes=f"Dose fraction of the reference dose of {control.reference_dose:g}"
                                f" {control.dose_unit}/day, constant on each grid interval.")
     _write_dynamics(writer, model, integrated, values)
@@ -162,24 +173,36 @@ def _write_dynamics(writer: _Writer, model: Model, integrated: list[str], values
     rates = model.f_internal(xi, u, p)
     initial = model.x0_internal(p)
     initial_values = model.x0_internal(values).full().ravel()
-    for i, state in enumerate(model.states):
-        writer.parameter(integrated[i], value=float(initial_values[i]),
-                         unit="1" if state.log else state.unit, constant=False,
-                         name=state.description or state.name,
-                         notes=(f"ln of {state.name} ({state.unit}), integrated for accuracy"
-                                if state.log else f"{state.description} ({state.unit})"))
-        writer.rate_rule(integrated[i], writer.math(rates[i], natural))
-        if not initial[i].is_constant():
-            writer.initial_assignment(integrated[i], writer.math(initial[i], natural))
+    units = []
+    for i, state in enumerate(model.states):  # every symbol first: the rates refer to all
+        unit = writer.quantity(state.unit)
+        described = state.description or state.name
         if state.log:
-            writer.parameter(state.name, unit=state.unit, constant=False,
-                             name=state.description or state.name,
-                             notes=f"{state.description} ({state.unit}) = exp(ln_{state.name})")
-            writer.assignment_rule(state.name, writer.math(ca.exp(xi[i]), {}))
+            reference = writer.reference(unit)
+            # the counts first, so they keep the plain name and ln_X is named after them
+            writer.parameter(state.name, unit=unit, constant=False, name=described,
+                             notes=f"{described} ({state.unit}) = {reference} * "
+                                   f"exp(ln_{state.name})")
+            writer.assignment_rule(state.name, writer.node(
+                "AST_TIMES", writer.name(reference),
+                writer.node("AST_FUNCTION_EXP", writer.name(integrated[i]))))
+            unit = writer.dimensionless
+            described = f"ln({state.name} / {writer.names[reference]})"
+        writer.parameter(integrated[i], value=float(initial_values[i]), unit=unit,
+                         constant=False, name=described,
+                         notes=(f"{described}, integrated for accuracy" if state.log
+                                else f"{described} ({state.unit})"))
+        units.append(unit)
+    for i, unit in enumerate(units):
+        writer.rate_rule(integrated[i], writer.math(rates[i], natural, unit / writer.time))
+        if not initial[i].is_constant():
+            writer.initial_assignment(integrated[i], writer.math(initial[i], natural, unit))
     outputs = model.all_outputs(xi, p)
     for k, name in enumerate(model.output_names):
-        writer.parameter(name, constant=False, name=name, notes=f"model output {name}")
-        writer.assignment_rule(name, writer.math(outputs[k], natural))
+        math, unit = writer.expression(outputs[k], natural)
+        writer.parameter(name, unit=unit, constant=False, name=name,
+                         notes=f"model output {name} ({unit.units})")
+        writer.assignment_rule(name, math)
 
 
 def _write_events(writer: _Writer, model: Model, changes: dict[str, dict[int, float]],
@@ -197,27 +220,69 @@ def _check(status: int, what: str) -> None:
 
 
 class _Writer:
-    """Thin layer over libsbml's object calls, checking every status."""
+    """Thin layer over libsbml's object calls, checking every status, keeping names unique and
+    the unit (a pint quantity) of every symbol it has declared."""
 
-    def __init__(self, libsbml: Any, model: Any) -> None:
+    def __init__(self, libsbml: Any, model: Any, time_unit: str) -> None:
         self.libsbml = libsbml
         self.model = model
-        self.units: dict[str, str | None] = {}
+        self.registry = unit_registry()
+        self.dimensionless = self.registry.Quantity(1, "dimensionless")
+        self.units: dict[tuple, str | None] = {}  # canonical unit -> UnitDefinition id
+        self.symbols: dict[str, pint.Quantity] = {}
+        self.names: dict[str, str] = {}  # id -> name
+        self.references: set[str] = set()
+        self.time = self.quantity(time_unit)
+        time_id = self.unit(self.time)
+        if time_id is not None:
+            _check(model.setTimeUnits(time_id), "time unit")
+        # No species, compartment or reaction uses these; declared so that no reader has to
+        # guess (COPASI warns about each and assumes mole and litre): counts are items.
+        for setter, unit_id in (("setSubstanceUnits", "item"), ("setExtentUnits", "item"),
+                                ("setVolumeUnits", "litre"), ("setLengthUnits", "metre"),
+                                ("setAreaUnits", self.unit(self.quantity("meter ** 2")))):
+            _check(getattr(model, setter)(unit_id), "default units")
 
-    def parameter(self, sid: str, *, unit: str | None = None, constant: bool = True, name: str = "",
+    def quantity(self, unit: str) -> pint.Quantity:
+        """One ``unit`` (a pint unit string) as a quantity of this writer's registry."""
+        try:
+            return self.registry.Quantity(1, "dimensionless") * self.registry(unit)
+        except (pint.errors.PintError, AssertionError, ValueError, TypeError):
+            raise ExportError(f"unit {unit!r} in model declaration is not one pint understands; "
+                              "fix it (e.g. 'cell', '1/day', 'mg/dL')") from None
+
+    def parameter(self, sid: str, *, unit: pint.Quantity, constant: bool = True, name: str,
                   notes: str = "", value: float | None = None) -> None:
+        """A parameter; a name another element has already taken gets its id appended."""
+        if self.model.getParameter(sid) is not None:
+            raise ExportError(f"SBML id {sid!r} is used twice (the export adds ref_<unit> as "
+                              "the reference of each log state's unit); rename it in the model")
         parameter = self.model.createParameter()
         _check(parameter.setId(sid), f"id {sid!r}")
         _check(parameter.setConstant(constant), f"parameter {sid!r}")
         if value is not None:
             _check(parameter.setValue(value), f"value of {sid!r}")
-        unit_id = None if unit is None else self.unit(unit)
+        unit_id = self.unit(unit)
         if unit_id is not None:
             _check(parameter.setUnits(unit_id), f"unit of {sid!r}")
-        if name:
-            parameter.setName(name)
+        if name in self.names.values() or name == self.model.getName():
+            name = f"{name} ({sid})"
+        _check(parameter.setName(name), f"name of {sid!r}")
+        self.names[sid] = name
+        self.symbols[sid] = unit
         if notes:
             self.notes(parameter, notes)
+
+    def reference(self, unit: pint.Quantity) -> str:
+        """Id of a constant parameter equal to one ``unit`` (``ref_cell`` = 1 cell), which makes
+        a quantity in that unit dimensionless without changing its number."""
+        sid = _sid(f"ref_{self.unit(unit) or unit.units}")
+        if sid not in self.references:
+            self.references.add(sid)
+            self.parameter(sid, value=1.0, unit=unit, name=f"1 {unit.units}",
+                           notes=f"1 {unit.units}: makes a quantity in that unit dimensionless "
+                                 "(logarithms, exponentials)")
+        return sid
 
     def notes(self, element: Any, text: str) -> None:
         _check(element.setNotes(f'<body xmlns="http://www.w3.org/1999/xhtml"><p>'
@@ -245,85 +310,157 @@ class _Writer:
         trigger = event.createTrigger()
         _check(trigger.setInitialValue(False), f"trigger of {sid!r}")
         _check(trigger.setPersistent(True), f"trigger of {sid!r}")
-        _check(trigger.setMath(self.libsbml.parseL3Formula(f"time >= {number(time)}")),
+        now = self.libsbml.ASTNode(self.libsbml.AST_NAME_TIME)
+        _check(now.setName("time"), f"trigger of {sid!r}")
+        _check(trigger.setMath(self.node("AST_RELATIONAL_GEQ", now, self.real(time, self.time))),
                f"trigger of {sid!r}")
         for variable, value in assignments.items():
             assignment = event.createEventAssignment()
             _check(assignment.setVariable(variable), f"assignment of {sid!r}")
-            _check(assignment.setMath(self._real(value)), f"assignment of {sid!r}")
+            _check(assignment.setMath(self.real(value, self.symbols[variable])),
+                   f"assignment of {sid!r}")
 
-    def unit(self, unit: str) -> str | None:
-        """Id of a UnitDefinition for a pint unit string (``dimensionless`` for pure numbers);
-        None if pint cannot express it in SBML's base units (the notes still name it)."""
-        if unit not in self.units:
-            self.units[unit] = self._unit_definition(unit)
-        return self.units[unit]
-
-    def _unit_definition(self, unit: str) -> str | None:
-        try:
-            quantity = unit_registry()(unit)
-        except (pint.errors.PintError, AssertionError, ValueError, TypeError):
-            raise ExportError(f"unit {unit!r} in model declaration is not one pint understands; "
-                              "fix it (e.g. 'cell', '1/day', 'mg/dL')") from None
-        dimensions = dict(quantity.dimensionality)
-        if not dimensions and quantity.to("dimensionless").magnitude == 1:
-            return "dimensionless"
+    def unit(self, unit: pint.Quantity) -> str | None:
+        """Id of the UnitDefinition of ``unit`` (``dimensionless`` for pure numbers), one per
+        distinct unit; None if pint cannot express it in SBML's base units (the notes still
+        name it)."""
+        dimensions = dict(unit.dimensionality)
         if any(d not in _BASE_UNITS for d in dimensions):
             return None
         base = " * ".join(f"{_BASE_UNITS[d][0]} ** {e}" for d, e in dimensions.items())
-        magnitude = float(quantity.to(base or "dimensionless").magnitude)
+        magnitude = float(unit.to(base or "dimensionless").magnitude)
+        key = (tuple(sorted(dimensions.items())), float(f"{magnitude:.12e}"))
+        if key not in self.units:
+            self.units[key] = ("dimensionless" if not dimensions and magnitude == 1
+                               else self._unit_definition(unit, dimensions, magnitude))
+        return self.units[key]
+
+    def _unit_definition(self, unit: pint.Quantity, dimensions: dict, magnitude: float) -> str:
+        label = f"{unit.units}" if unit.magnitude == 1 else f"{unit}"
+        sid = self._unit_id(f"{unit.units}" if unit.magnitude == 1 else f"{unit}")
         definition = self.model.createUnitDefinition()
-        sid = f"unit_{len(self.model.getListOfUnitDefinitions())}"
-        _check(definition.setId(sid), f"unit {unit!r}")
-        definition.setName(unit)
+        _check(definition.setId(sid), f"unit {label!r}")
+        _check(definition.setName(label), f"unit {label!r}")
         parts = [(getattr(self.libsbml, _BASE_UNITS[d][1]), e) for d, e in dimensions.items()]
         for i, (kind, exponent) in enumerate(parts or [(self.libsbml.UNIT_KIND_DIMENSIONLESS, 1)]):
             part = definition.createUnit()
-            _check(part.setKind(kind), f"unit {unit!r}")
-            _check(part.setExponent(float(exponent)), f"unit {unit!r}")
-            _check(part.setScale(0), f"unit {unit!r}")
+            _check(part.setKind(kind), f"unit {label!r}")
+            _check(part.setExponent(float(exponent)), f"unit {label!r}")
+            _check(part.setScale(0), f"unit {label!r}")
             # (multiplier * kind) ** exponent: the whole factor goes on the first part
             _check(part.setMultiplier(magnitude ** (1 / exponent) if i == 0 else 1.0),
-                   f"unit {unit!r}")
+                   f"unit {label!r}")
         return sid
 
-    def math(self, expression: ca.SX, natural: dict[str, str]) -> Any:
-        """MathML tree of a scalar SX expression; ``exp(ln_X)`` is written as ``X``."""
-        node = self._node
+    def _unit_id(self, text: str) -> str:
+        """A readable UnitSId (``per_day``, ``cell``, ``milligram_per_deciliter``), distinct from
+        SBML's base unit names and from the definitions already made."""
+        words = text.replace("**", " pow ").replace("/", " per ").replace("*", " ").split()
+        if words[:2] == ["1", "per"]:
+            words = words[1:]
+        sid = _sid("_".join(words))
+        if self.libsbml.UnitKind_forName(sid) != self.libsbml.UNIT_KIND_INVALID:
+            sid = f"{sid}_unit"
+        taken = {d.getId() for d in self.model.getListOfUnitDefinitions()}
+        unique, n = sid, 2
+        while unique in taken:
+            unique, n = f"{sid}_{n}", n + 1
+        return unique
+
+    def math(self, expression: ca.SX, natural: dict[str, str], unit: pint.Quantity) -> Any:
+        """MathML tree of a scalar SX expression whose unit should be ``unit`` (what a constant
+        expression is declared in)."""
+        return self._math(expression, natural, unit)[0]
+
+    def expression(self, expression: ca.SX, natural: dict[str, str]) -> tuple[Any, pint.Quantity]:
+        """MathML tree of a scalar SX expression and the unit it has."""
+        return self._math(expression, natural, self.dimensionless)
+
+    def _math(self, expression: ca.SX, natural: dict[str, str],
+              want: pint.Quantity) -> tuple[Any, pint.Quantity]:
+        """(tree, unit); ``exp(ln_X)`` is written as ``X``. ``want`` is the unit the context
+        gives a literal (the other operand of a sum or comparison); every symbol has its own."""
+        node = self.node
         if expression.is_constant():
-            return self._real(float(expression))
+            return self.real(float(expression), want), want
         if expression.is_symbolic():
-            return self._name(expression.name())
+            return self.name(expression.name()), self.symbols[expression.name()]
         op = expression.op()
         args = [expression.dep(i) for i in range(expression.n_dep())]
         if op == ca.OP_EXP and args[0].is_symbolic() and args[0].name() in natural:
-            return self._name(natural[args[0].name()])
-        if op in _DIRECT:
-            return node(_DIRECT[op], *(self.math(a, natural) for a in args))
-        if op == ca.OP_SQ:
-            return node("AST_POWER", self.math(args[0], natural), self._real(2.0))
-        if op == ca.OP_TWICE:
-            return node("AST_TIMES", self._real(2.0), self.math(args[0], natural))
-        if op == ca.OP_INV:
-            return node("AST_DIVIDE", self._real(1.0), self.math(args[0], natural))
+            state = natural[args[0].name()]
+            return self.name(state), self.symbols[state]
+        if op in _SAME_UNIT or op in _RELATION:
+            trees, unit = self._alike(args, natural)
+            return (node((_SAME_UNIT | _RELATION)[op], *trees),
+                    unit if op in _SAME_UNIT else self.dimensionless)
         if op == ca.OP_IF_ELSE_ZERO:
-            return node("AST_FUNCTION_PIECEWISE", self.math(args[1], natural),
-                        self.math(args[0], natural), self._real(0.0))
+            condition = self._math(args[0], natural, self.dimensionless)[0]
+            value, unit = self._math(args[1], natural, want)
+            return node("AST_FUNCTION_PIECEWISE", value, condition, self.real(0.0, unit)), unit
+        if op in _PRODUCT:
+            (a, ua), (b, ub) = (self._math(x, natural, self.dimensionless) for x in args)
+            return node(_PRODUCT[op], a, b), ua * ub if op == ca.OP_MUL else ua / ub
+        if op in _DIMENSIONLESS_ARGUMENT:
+            return node(_DIMENSIONLESS_ARGUMENT[op], self._pure(args[0], natural)), \
+                self.dimensionless
+        if op in _LOGICAL:
+            return node(_LOGICAL[op], *(self._math(x, natural, self.dimensionless)[0]
+                                        for x in args)), self.dimensionless
+        if op in (ca.OP_POW, ca.OP_CONSTPOW) and args[1].is_constant():
+            base, unit = self._math(args[0], natural, self.dimensionless)
+            exponent = float(args[1])
+            return node("AST_POWER", base, self.real(exponent, self.dimensionless)), \
+                unit ** exponent
+        if op in (ca.OP_POW, ca.OP_CONSTPOW):  # a variable exponent needs a pure-number base
+            return node("AST_POWER", self._pure(args[0], natural),
+                        self._pure(args[1], natural)), self.dimensionless
+        if op in (ca.OP_SQ, ca.OP_SQRT):
+            base, unit = self._math(args[0], natural, self.dimensionless)
+            exponent = 2.0 if op == ca.OP_SQ else 0.5
+            return node("AST_POWER", base, self.real(exponent, self.dimensionless)), \
+                unit ** exponent
+        if op == ca.OP_TWICE:
+            value, unit = self._math(args[0], natural, want)
+            return node("AST_TIMES", self.real(2.0, self.dimensionless), value), unit
+        if op == ca.OP_INV:
+            value, unit = self._math(args[0], natural, self.dimensionless)
+            return node("AST_DIVIDE", self.real(1.0, self.dimensionless), value), 1 / unit
         raise ExportError(f"CasADi operation {_OP_NAMES.get(op, op)} in {str(expression)[:60]!r}"
                           " has no SBML equivalent here; rewrite the model without it")
 
-    def _node(self, kind: str, *children: Any) -> Any:
+    def _alike(self, args: list[ca.SX], natural: dict[str, str]) -> tuple[list, pint.Quantity]:
+        """Trees of operands that share one unit: the first non-literal operand's, which the
+        literals are declared in."""
+        written = {i: self._math(a, natural, self.dimensionless) for i, a in enumerate(args)
+                   if not a.is_constant()}
+        unit = next(iter(written.values()))[1]
+        return [written[i][0] if i in written else self._math(a, natural, unit)[0]
+                for i, a in enumerate(args)], unit
+
+    def _pure(self, expression: ca.SX, natural: dict[str, str]) -> Any:
+        """Tree of ``expression`` made dimensionless: divided by one of its unit if it has one."""
+        tree, unit = self._math(expression, natural, self.dimensionless)
+        if self.unit(unit) in ("dimensionless", None):
+            return tree
+        return self.node("AST_DIVIDE", tree, self.name(self.reference(unit)))
+
+    def node(self, kind: str, *children: Any) -> Any:
         node = self.libsbml.ASTNode(getattr(self.libsbml, kind))
         for child in children:
             _check(node.addChild(child), kind)
         return node
 
-    def _real(self, value: float) -> Any:
+    def real(self, value: float, unit: pint.Quantity) -> Any:
+        """A literal, in ``unit`` unless SBML cannot express that unit."""
         node = self.libsbml.ASTNode(self.libsbml.AST_REAL)
         _check(node.setValue(value), "number")
+        unit_id = self.unit(unit)
+        if unit_id is not None:
+            _check(node.setUnits(unit_id), "unit of a number")
         return node
 
-    def _name(self, sid: str) -> Any:
+    def name(self, sid: str) -> Any:
         node = self.libsbml.ASTNode(self.libsbml.AST_NAME)
         _check(node.setName(sid), f"name {sid!r}")
         return node

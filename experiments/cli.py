@@ -59,8 +59,10 @@ def _run_experiments(names: list[str], reduced: bool, seed: int, results: Path |
     require("tabulate")
     out = results or RESULTS_DIR
     prepare_out(out)
+    # experiments without a preset of their own run model v1, on its parameters by default
+    read = {"parameters": parameter_set(parameters, "persister_v1")} if parameters else {}
     settings = ExperimentSettings(reduced=reduced, seed=seed, out_dir=out,
-                                  parameters=parameter_set(parameters), command=command_line())
+                                  command=command_line(), **read)
     bars: dict[str, int] = {}
     with Progress(TextColumn("{task.description:<18}"), BarColumn(), TextColumn("{task.fields["
                   "note]}"), TimeElapsedColumn(), console=stderr) as progress:

@@ -64,9 +64,10 @@ def test_export_and_plot_of_the_reported_schedule(default_run):
                   for k in range(int(addl) + 1))
     assert days == report["igf1r_days"]
     with Image.open(out / "figure.png") as image:
-        # 800 x 750: the persister preset's no-regrowth curve adds a panel of failure
-        # probabilities by day between cells and doses
-        assert image.format == "PNG" and image.size == (800, 750)
+        # 1000 x 696: cells, the no-regrowth curve's failure probabilities, two dose rows and
+        # the drugs' exposure on one time axis
+        assert image.format == "PNG" and image.size == (1000, 696)
+        assert json.loads(image.text["versions"]) == report["provenance"]["versions"]
         assert "--budget 10d" in image.text["command"]
     assert "exported nonmem" in completed.stderr and "figure written to" in completed.stderr
 
@@ -177,3 +178,13 @@ def test_help_shows_no_value_for_flags_and_a_type_for_options(path):
     assert "<bool>" not in shown.stdout
     assert flags <= set(rows) and all(rows[flag] == "" for flag in flags), rows
     assert valued <= set(rows) and all(rows[option] for option in valued), rows
+
+
+def test_an_experiment_from_the_command_line_runs_on_its_own_model(tmp_path):
+    """Without --parameters an experiment on model v1 gets v1's parameters, not those of the
+    default preset (model v2), which v1 cannot read."""
+    made = run_cli("experiment", "paper_arms", "--reduced", "--results", str(tmp_path))
+    assert made.returncode == 0, made.stderr
+    stamp = [line for line in (tmp_path / "paper_arms.csv").read_text().splitlines()
+             if line.startswith("# parameter_set:")]
+    assert stamp == ["# parameter_set: persister-default"]

@@ -12,7 +12,7 @@ from experiments.framework import Experiment, ExperimentOutput, ExperimentSettin
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, persister_model
 from models.persister.outcome import DETECTION_LIMIT_CELLS, outcome
 from models.schedule import Schedule
-from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure
+from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure, treatment_end
 from optimiser.simulate import RTOL, simulate
 
 ARMS_DIR = Path(__file__).resolve().parent / "arms"
@@ -55,7 +55,7 @@ def run(settings: ExperimentSettings, step: Step) -> ExperimentOutput:
                                f"{schedule.horizon:g}")
     data = pd.DataFrame(rows)
     return ExperimentOutput(
-        data=data, figure=_figure(simulated, model.control_names), findings=_findings(data),
+        data=data, figure=_figure(simulated, model), findings=_findings(data),
         table=data.drop(columns=["description", "initial_cells", "max_cells_after_treatment",
                                  "expected_surviving_lineages"]),
         settings={"integrator": f"scipy Radau, rtol {RTOL:g}",
@@ -104,18 +104,21 @@ def _findings(data: pd.DataFrame) -> str:
         "the survivors as independent cells).")
 
 
-def _figure(simulated: list, drugs: list[str]):
+def _figure(simulated: list, model):
     figure = new_figure(16.0, 6.0)
     axes = figure.subplots(2, len(simulated), sharex=True, sharey="row",
                            height_ratios=[3, 1])
     top = cell_axis_top([trajectory for _, _, trajectory in simulated])
     for column, (label, schedule, trajectory) in enumerate(simulated):
-        draw_cells(axes[0, column], trajectory, DETECTION_LIMIT_CELLS, top)
-        axes[0, column].set_title(label, fontsize=9)
-        draw_doses(axes[1, column], schedule, drugs)
+        draw_cells(axes[0, column], trajectory, DETECTION_LIMIT_CELLS, top,
+                   end=treatment_end(schedule))
+        axes[0, column].set_title(label.replace(" + ", "\n+ "), fontsize=9)
+        draw_doses(axes[1, column], schedule, model.control_names, model)
     for ax in axes.flat:
         ax.label_outer()
-    axes[0, 0].legend(fontsize=7, loc="lower left")
+    # the legend of a treated arm: its detection-limit entry names the day treatment ends
+    figure.legend(*axes[0, -1].get_legend_handles_labels(), loc="outside right upper",
+                  fontsize=7)
     return figure
 
 

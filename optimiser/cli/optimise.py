@@ -107,8 +107,8 @@ def main(
     as_json: JsonOption = False,
     out: OutOption = None,
     plot: Annotated[str | None, typer.Option(
-        help="write a PNG: cell trajectories and the schedule (with --pareto: the front); "
-             "needs the plot extra")] = None,
+        help="write a PNG: cells, failure probability, doses, exposure and glucose on one "
+             "time axis (with --pareto: the front); needs the plot extra")] = None,
     export: Annotated[str | None, typer.Option(
         help="also export the schedule into --out (default: the current directory) as json, "
              "nonmem, sbml or physicell")] = None,

@@ -59,8 +59,7 @@ def _run_optimise(plan: Plan) -> None:
         raise
     seconds = time.perf_counter() - started
     with RunOutputs(outputs.out, run_record()) as staged:
-        notes = _write_extras(plan, staged, result.schedule, result.check.trajectory,
-                              result.check.summary.get("no_regrowth_curve"))
+        notes = _write_extras(plan, staged, result)
         if outputs.out is not None:
             write_outputs(staged.directory(outputs.out), result.schedule,
                           result.check.trajectory)
@@ -88,13 +87,12 @@ def _run_optimise(plan: Plan) -> None:
         raise typer.Exit(EXIT_FAILURE)
 
 
-def _write_extras(plan: Plan, staged: RunOutputs, schedule, trajectory,
-                  curve=None) -> list[str]:
-    """The --export file(s) and the --plot figure of a reported schedule, staged; what to say
+def _write_extras(plan: Plan, staged: RunOutputs, result) -> list[str]:
+    """The --export file(s) and the --plot figure of a reported result, staged; what to say
     once they are in place."""
-    outputs, problem = plan.spec.outputs, plan.problem
+    outputs, problem, schedule = plan.spec.outputs, plan.problem, result.schedule
     from optimiser.export import default_name, export_schedule
-    from optimiser.plots import plot_schedule
+    from optimiser.plots import plot_schedule, result_title
 
     notes = []
     if outputs.export is not None:
@@ -104,11 +102,11 @@ def _write_extras(plan: Plan, staged: RunOutputs, schedule, trajectory,
         notes.append(f"exported {outputs.export}: "
                      + ", ".join(str(directory / path.name) for path in written))
     if outputs.plot is not None:
-        labels = " + ".join(problem.model.control(d).display_name for d in problem.free_names)
-        plot_schedule(trajectory, schedule, staged.file(outputs.plot),
-                      title=f"persister-opt: optimised {labels} schedule",
+        plot_schedule(result.check.trajectory, schedule, staged.file(outputs.plot),
+                      title=result_title(result, problem),
                       detection_limit=plan.preset.detection_limit, metadata=schedule.provenance,
-                      curve=curve)
+                      curve=result.check.summary.get("no_regrowth_curve"),
+                      limits=problem.path_limits)
         notes.append(f"figure written to {outputs.plot}")
     return notes
 
@@ -132,6 +130,7 @@ def _run_pareto(plan: Plan) -> None:
             from optimiser.plots import plot_pareto
 
             plot_pareto(points, staged.file(outputs.plot),
+                        problem.model.control(problem.free_names[0]).display_name,
                         metadata=provenance_record(problem, command_line(), settings.seed))
         staged.commit()
     if outputs.as_json:

@@ -105,7 +105,9 @@ def test_export_command_writes_the_format_asked(tmp_path):
     assert listed == ["igf1r_inhibitor_dose_schedule.csv", "osimertinib_dose_schedule.csv",
                       "physipkpd_dosing.xml"]
     first_igf1r_rows = (tmp_path / "pc" / "igf1r_inhibitor_dose_schedule.csv").read_text()
-    assert first_igf1r_rows.splitlines()[:2] == ["0,25", "1440,25"]
+    # v1 holds the dose over the day: 25 mg/kg puts ln 2 / 0.25 day x 1 day = 2.77 into C_igf,
+    # written as 48 boluses, one every 30 min
+    assert first_igf1r_rows.splitlines()[:2] == ["0,0.0577622650467", "30,0.0577622650467"]
 
 
 def test_simulate_reports_paper_arm_outcome():

@@ -146,8 +146,9 @@ def test_committed_schema_is_the_generated_one():
         "the committed schema is stale: run python -m optimiser.export.schedule_json")
     schema = json.loads(SCHEMA_PATH.read_text())
     assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-    assert schema["$id"].endswith(":v1") and schema["version"] == 1
+    assert schema["$id"].endswith(":v1") and "version" not in schema  # no private keyword
     assert schema["properties"]["schema_version"]["const"] == 1
+    assert "schema_version" in schema["required"]
 
 
 @pytest.mark.parametrize("name", sorted(SCHEDULES))
@@ -178,6 +179,9 @@ def test_json_export_validates_and_reads_back_unchanged(model, parameters, valid
     ({"drugs": {"osimertinib": {"unit": MG, "blocks": [{"start": 0, "stop": 4, "dose": -5}]}}},
      "less than the minimum of 0"),
     ({"drugs": {"osimertinib": {"blocks": []}}}, "'unit' is a required property"),
+    ({"drugs": {"osimertinib": {"unit": MG, "blocks": [{"start": 0, "stop": 4, "dose": "25"}]}}},
+     "'25' is not of type 'number'"),
+    ({"schema_version": True}, "True is not of type 'integer'"),
 ])
 def test_schema_rejects_invalid_documents(validator, change, complaint):
     document = json.loads(ARM.to_json()) | change
@@ -475,25 +479,36 @@ def _physicell(model, parameters, tmp_path, schedule):
     return out
 
 
+# model v1's effect compartment dC/dt = ln 2 / t_half (u - C): a dosed interval puts
+# ln 2 / t_half[day] x u x step into C, written as one bolus every 30 min of the interval
+V1_INPUT = {"osimertinib": np.log(2) / 2 / 5.0, "igf1r_inhibitor": np.log(2) / 0.25 / 25.0}
+
+
 @pytest.mark.parametrize("name", ["pulses", "levels", "grams"])
 def test_physicell_dose_files_are_minutes_and_amounts(model, parameters, tmp_path, name):
     schedule = SCHEDULES[name]
     out = _physicell(model, parameters, tmp_path, schedule)
+    pieces = round(schedule.grid_step * 1440 / 30)
     for drug in schedule.doses:
         text = (out / f"{drug}_dose_schedule.csv").read_text()
         assert all(re.fullmatch(r"\d+(\.\d+)?,\d+(\.\d+)?", line) for line in text.splitlines())
         rows = np.loadtxt(out / f"{drug}_dose_schedule.csv", delimiter=",", ndmin=2)
         daily = _mg_per_kg(schedule, drug)
         dosed = np.flatnonzero(daily > 0)
-        np.testing.assert_allclose(rows[:, 0], dosed * schedule.grid_step * 24 * 60, rtol=1e-12)
-        np.testing.assert_allclose(rows[:, 1], daily[dosed] * schedule.grid_step, rtol=1e-12)
+        starts = np.repeat(dosed * schedule.grid_step * 24 * 60, pieces)
+        np.testing.assert_allclose(rows[:, 0], starts + np.tile(np.arange(pieces) * 30,
+                                                                len(dosed)), rtol=1e-12)
+        np.testing.assert_allclose(rows[:, 1].reshape(-1, pieces).sum(axis=1),
+                                   V1_INPUT[drug] * daily[dosed] * schedule.grid_step,
+                                   rtol=1e-10)
 
 
 def test_physicell_day_8_is_minute_11520(model, parameters, tmp_path):
     out = _physicell(model, parameters, tmp_path, PULSES)
     lines = (out / "igf1r_inhibitor_dose_schedule.csv").read_text().splitlines()
-    assert lines == [f"{day * 1440},25" for day in (0, 1, 2, 3, 4, 8, 22, 28, 33, 38)]
-    assert "11520,25" in lines
+    starts = [line.split(",")[0] for line in lines[::48]]
+    assert starts == [str(day * 1440) for day in (0, 1, 2, 3, 4, 8, 22, 28, 33, 38)]
+    assert "11520" in starts
 
 
 def test_physicell_snippet_points_to_every_dose_file(model, parameters, tmp_path):
@@ -509,13 +524,13 @@ def test_physicell_snippet_points_to_every_dose_file(model, parameters, tmp_path
     for variable in root.iter("variable"):
         drug = variable.get("name")
         assert variable.find("PK/schedule/filename").text == f"{drug}_dose_schedule.csv"
-        flag = root.find(f"user_parameters/{drug}_read_dose_schedule_from_csv")
-        assert (flag.get("type"), flag.text) == ("bool", "true")
-    # provenance rides in the leading comment, as JSON
+    # provenance rides in the leading comment, as JSON; v1's circulating states are exposures
+    # relative to the reference dose's steady state
     comment = (out / "physipkpd_dosing.xml").read_text().split("<!--", 1)[1].split("-->", 1)[0]
     header = json.loads(comment[comment.index("{"):])
-    assert header["units"] == {"time": "min", "amount": {"osimertinib": MG,
-                                                         "igf1r_inhibitor": MG}}
+    assert header["units"] == {"time": "min", "amount": {"osimertinib": "dimensionless",
+                                                         "igf1r_inhibitor": "dimensionless"}}
+    assert header["dose_units"] == {"osimertinib": MG, "igf1r_inhibitor": MG}
     assert header["provenance"]["export"]["schedule_digest"] == ARM.digest
 
 

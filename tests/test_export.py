@@ -262,6 +262,29 @@ def test_event_table_on_a_half_day_grid_has_half_day_amounts(model, parameters, 
     assert (first.TIME, first.AMT, first.RATE, first.II, first.ADDL) == (0, 12.5, 25, 0.5, 4)
 
 
+def test_an_oral_dose_is_a_bolus_of_the_whole_dose_into_the_gut(tmp_path):
+    """The human preset (model v2, half-day grid) doses by mouth: the model adds the whole dose
+    to the gut at the start of the interval (Control.bolus_into), so AMT is that dose, not
+    dose x grid step, RATE 0, in the gut compartment."""
+    from models.registry import get_preset
+
+    preset = get_preset("persister_human")
+    schedule = _schedule(step=0.5, horizon=10.0, unit="mg",
+                         osimertinib=[(0, 0.5, 80), (1, 1.5, 80), (2, 2.5, 80)],
+                         igf1r_inhibitor=[(0.5, 1, 150)])
+    table, sidecar = _event_table(preset.model, preset.parameters, tmp_path, schedule)
+    doses = table[table.EVID == 1]
+    assert doses[["TIME", "CMT", "AMT", "RATE", "II", "ADDL"]].values.tolist() == [
+        [0, 1, 80, 0, 1, 2], [0.5, 2, 150, 0, 0, 0]]
+    assert sidecar["compartments"]["1"]["control_value"] == "a bolus of AMT into A_osi (RATE 0)"
+    # what the model does with it: the gut holds the whole dose just after the event
+    vector = preset.model.parameter_vector(preset.parameters)
+    x0 = np.asarray(preset.model.x0_internal(vector)).ravel()
+    after = np.asarray(preset.model.bolus_internal(x0, [1.0, 0.0, 0.0])).ravel()
+    gut = preset.model.state_names.index("A_osi")
+    assert after[gut] - x0[gut] == pytest.approx(80)
+
+
 def test_event_table_sidecar_maps_compartments_and_units(model, parameters, tmp_path):
     _, sidecar = _event_table(model, parameters, tmp_path, GRAMS)
     assert sidecar["data_file"] == "events.csv" and sidecar["time_unit"] == "day"

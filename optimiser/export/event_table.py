@@ -4,7 +4,9 @@ In the model each drug acts through a control ``u`` (the dose fraction of the re
 dose) held constant over a grid interval and driving an effect compartment, e.g.
 ``C' = ln2/t_half (u - C)``. A daily dose ``d`` on an interval of ``h`` days is therefore a
 zero-order input: ``AMT = d*h`` (dose unit, mg/kg), ``RATE = d`` (mg/kg/day), duration
-``AMT/RATE = h``, and ``u = RATE / reference_dose`` while it runs. TIME and II are in days.
+``AMT/RATE = h``, and ``u = RATE / reference_dose`` while it runs. A drug given by mouth
+(``Control.bolus_into``, a gut compartment) is a bolus instead: ``AMT = d`` into that
+compartment at the start of the interval, ``RATE = 0``. TIME and II are in days.
 
 Equal doses at a constant spacing are one row with ``II`` (spacing) and ``ADDL`` (additional
 doses); a lone pair of non-adjacent doses stays two rows, which reads better. Every grid node
@@ -56,7 +58,8 @@ def render(schedule: Schedule, model: Model, parameters: ParameterSet,
     rows = [(k * step, 0, 0, 0.0, 0.0, 0.0, 0) for k in range(doses.n_intervals + 1)]
     for cmt, control in enumerate(model.controls, start=1):
         for first, spacing, count, dose in runs(administrations(doses, control.name)):
-            rows.append((first * step, 1, cmt, dose * step, dose, spacing * step, count - 1))
+            amount, rate = (dose, 0.0) if control.bolus_into else (dose * step, dose)
+            rows.append((first * step, 1, cmt, amount, rate, spacing * step, count - 1))
     rows.sort(key=lambda row: row[:3])  # by time; observations before doses at the same time
 
     table = io.StringIO()
@@ -109,7 +112,9 @@ def _sidecar(doses: Schedule, model: Model, data_file: str, record: dict) -> dic
             "AMT_unit": control.dose_unit, "RATE_unit": f"{control.dose_unit}/{time_unit}",
             "reference_dose": control.reference_dose,
             "reference_dose_unit": f"{control.dose_unit}/{time_unit}",
-            "control_value": "u = RATE / reference_dose while an infusion runs, 0 otherwise",
+            "control_value": (f"a bolus of AMT into {control.bolus_into} (RATE 0)"
+                              if control.bolus_into else
+                              "u = RATE / reference_dose while an infusion runs, 0 otherwise"),
             "given": control.name in doses.doses,
         }
         for cmt, control in enumerate(model.controls, start=1)
@@ -123,9 +128,10 @@ def _sidecar(doses: Schedule, model: Model, data_file: str, record: dict) -> dic
             "TIME": f"{time_unit}s since the start of treatment",
             "EVID": "1 dose record, 0 observation record",
             "CMT": "dosing compartment (see compartments); 0 on observation records",
-            "AMT": "amount of one dose: daily dose x grid step (compartment's AMT_unit)",
-            "RATE": "zero-order input rate: daily dose (compartment's RATE_unit); "
-                    "duration AMT/RATE = one grid step",
+            "AMT": "amount of one dose (compartment's AMT_unit): daily dose x grid step for an "
+                   "infusion, the dose itself for a bolus",
+            "RATE": "zero-order input rate: daily dose (compartment's RATE_unit); duration "
+                    "AMT/RATE = one grid step; 0 for a bolus (see control_value)",
             "II": f"interval between repeated doses, {time_unit}s (0 if none)",
             "ADDL": "additional doses after this one, every II",
             "SS": "0: no steady-state dosing",

@@ -7,20 +7,47 @@ JSON with compressed blocks, easy to write by hand::
      "drugs": {"osimertinib": {"unit": "mg/kg", "blocks": [{"start": 0, "stop": 40, "dose": 5}]}}}
 
 A block gives ``dose`` (per day) on every grid interval in ``[start, stop)``.
+
+One definition, two readers: ``ScheduleDocument`` below generates the committed JSON Schema
+(``optimiser/export/schemas/schedule-v1.schema.json``) and is what ``Schedule.from_json``
+validates with, in strict mode, so a document passes the reader's structure check exactly when it
+is valid under the schema (``tests/test_schedule_json.py`` checks this on generated documents).
+Two layers come on top, each refused with a one-line ``ScheduleError`` naming the field:
+
+* the text must be I-JSON (RFC 7493): no name twice in one object and every number a finite
+  double (``NaN``/``Infinity`` are not JSON; ``1e400`` overflows). JSON Schema validates a
+  parsed value and cannot see either;
+* the grid rules no JSON Schema can state: the horizon a whole number of grid steps (at most
+  4000 of them and 3650 days), every block edge on the grid, ``stop`` after ``start`` and by the
+  horizon, and the blocks of one drug disjoint.
+
+Drugs are keyed by name so each has exactly one unit and a drug may be listed with no blocks. As
+a long table (one row per block, the form of a dosing record), pandas reads them in one line:
+
+>>> import json, pandas as pd
+>>> doc = json.loads('''{"schema_version": 1, "grid_step": 1, "horizon": 100, "drugs": {
+...     "osimertinib": {"unit": "mg/kg", "blocks": [{"start": 0, "stop": 40, "dose": 5}]},
+...     "igf1r_inhibitor": {"unit": "mg/kg", "blocks": [{"start": 0, "stop": 10, "dose": 25}]}}}''')
+>>> pd.json_normalize([{"drug": d, **v} for d, v in doc["drugs"].items()],
+...                   "blocks", ["drug", "unit"])
+   start  stop  dose             drug   unit
+0      0    40     5      osimertinib  mg/kg
+1      0    10    25  igf1r_inhibitor  mg/kg
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
+import math
+import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from models.errors import InputError
 from models.parameters import ParameterError, convert
@@ -31,6 +58,8 @@ if TYPE_CHECKING:  # pragma: no cover
 SCHEDULE_SCHEMA_VERSION = 1
 DAYS_PER_MONTH = 365.25 / 12  # a mean calendar month, for clinical horizons
 _GRID_TOLERANCE = 1e-9
+# Strict: a number is a JSON number (not "25", not true), as the schema's "type" says.
+_DOCUMENT = ConfigDict(extra="forbid", strict=True)
 
 
 class ScheduleError(InputError):
@@ -38,29 +67,48 @@ class ScheduleError(InputError):
 
 
 class DoseBlock(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    """Doses on the grid intervals in [start, stop): the edges on the grid, stop after start."""
+
+    model_config = _DOCUMENT
     start: float = Field(ge=0, description="first day of the block (inclusive)",
                          allow_inf_nan=False)
-    stop: float = Field(description="end of the block (exclusive), days", allow_inf_nan=False)
+    stop: float = Field(gt=0, description="end of the block (exclusive), days; at most the "
+                                          "horizon", allow_inf_nan=False)
     dose: float = Field(ge=0, description="dose per day, in the drug's unit", allow_inf_nan=False)
 
 
 class DrugDoses(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    unit: str = Field(description="dose unit, e.g. mg/kg (per day)")
+    """One drug's unit and its dosing blocks; the blocks may not overlap."""
+
+    model_config = _DOCUMENT
+    unit: str = Field(min_length=1, description="dose unit, e.g. mg/kg (per day)")
     blocks: list[DoseBlock]
 
 
 class ScheduleDocument(BaseModel):
-    """The JSON form of a Schedule (versioned)."""
+    """A persister-opt schedule: per drug, a daily dose on blocks [start, stop) of a uniform day
+    grid. Besides this schema: the text is I-JSON (RFC 7493: unique names, finite doubles), the
+    horizon is a whole number of grid steps (at most 4000 of them and 3650 days), block edges
+    lie on the grid and blocks of one drug are disjoint."""
 
-    model_config = ConfigDict(extra="forbid")
-    schema_version: Literal[1] = SCHEDULE_SCHEMA_VERSION
+    model_config = _DOCUMENT
+    schema_version: Literal[1] = Field(description="the version of this format")
     time_unit: Literal["day"] = "day"
-    grid_step: float = Field(gt=0, allow_inf_nan=False)
-    horizon: float = Field(gt=0, allow_inf_nan=False)
-    drugs: dict[str, DrugDoses]
-    provenance: dict[str, Any] | None = None
+    grid_step: float = Field(gt=0, allow_inf_nan=False, description="grid interval, days")
+    horizon: float = Field(gt=0, allow_inf_nan=False, description="end of the schedule, days")
+    drugs: dict[Annotated[str, Field(min_length=1)], DrugDoses] = Field(
+        description="per drug name, its unit and blocks; a drug not named gets no dose")
+    provenance: dict[str, Any] | None = Field(
+        default=None, description="free-form record of how the schedule was made")
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _known_version(cls, value: Any) -> Any:
+        """A Literal takes ``true`` for 1 (True == 1 in Python); the schema does not."""
+        if isinstance(value, bool) or value != SCHEDULE_SCHEMA_VERSION:
+            raise ValueError(f"this reader reads schema_version {SCHEDULE_SCHEMA_VERSION}, "
+                             f"got {value!r}")
+        return value
 
 
 @dataclass(frozen=True)
@@ -155,11 +203,13 @@ class Schedule:
     def to_document(self) -> ScheduleDocument:
         drugs = {
             drug: DrugDoses(unit=self.dose_units[drug], blocks=[
-                DoseBlock(start=a, stop=b, dose=d) for a, b, d in self.blocks(drug)])
+                DoseBlock(start=float(a), stop=float(b), dose=float(d))
+                for a, b, d in self.blocks(drug)])
             for drug in self.doses
         }
-        return ScheduleDocument(grid_step=self.grid_step, horizon=self.horizon, drugs=drugs,
-                                provenance=dict(self.provenance) or None)
+        return ScheduleDocument(schema_version=SCHEDULE_SCHEMA_VERSION,
+                                grid_step=float(self.grid_step), horizon=float(self.horizon),
+                                drugs=drugs, provenance=dict(self.provenance) or None)
 
     def to_json(self) -> str:
         return self.to_document().model_dump_json(indent=2, exclude_none=True)
@@ -181,7 +231,7 @@ class Schedule:
                 raise ScheduleError(f"drug {drug!r}: {len(entry.blocks)} blocks, more than the "
                                     f"{n} grid intervals they must fit without overlap; merge "
                                     "adjacent blocks")
-            values = np.zeros(n)
+            values, covered = np.zeros(n), np.zeros(n, dtype=bool)
             for block in entry.blocks:
                 first, last = (_grid_index(t, document.grid_step, drug, what)
                                for t, what in ((block.start, "start"), (block.stop, "stop")))
@@ -192,10 +242,10 @@ class Schedule:
                     raise ScheduleError(f"drug {drug!r}: block {block.start:g}-{block.stop:g} d "
                                         f"runs past the horizon of {document.horizon:g} d; end "
                                         "it by the horizon or raise the horizon")
-                if np.any(values[first:last] > 0):
+                if np.any(covered[first:last]):  # a zero-dose block overlaps too
                     raise ScheduleError(f"drug {drug!r}: block {block.start:g}-{block.stop:g} d "
                                         "overlaps another block; merge them")
-                values[first:last] = block.dose
+                values[first:last], covered[first:last] = block.dose, True
             doses[drug] = values
         units = {drug: entry.unit for drug, entry in document.drugs.items()}
         return cls(document.grid_step, document.horizon, doses, units,
@@ -203,15 +253,23 @@ class Schedule:
 
     @classmethod
     def from_json(cls, text: str, origin: str = "schedule") -> Schedule:
-        _refuse_duplicate_keys(text, origin)
+        """Checked in three layers (module docstring): the schema, I-JSON, the grid rules."""
         try:
             document = ScheduleDocument.model_validate_json(text)
         except ValidationError as error:
             first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "document"
-            raise ScheduleError(f"{origin}: {where}: {first['msg']}; see the schedule JSON "
-                                "format in the README") from None
-        return cls.from_document(document)
+            message = first["msg"].removeprefix("Value error, ")
+            if first["loc"] == ("schema_version",) and first["type"] == "missing":
+                message += (" (files written before it was required: add "
+                            f'"schema_version": {SCHEDULE_SCHEMA_VERSION})')
+            raise ScheduleError(f"{origin}: {_field(first['loc'])}: {message}; see the schedule "
+                                "JSON format in the README") from None
+        _refuse_non_i_json(text, origin)  # what parsing hid from the schema (the typed fields
+        # already refused NaN and Infinity)
+        try:
+            return cls.from_document(document)
+        except ScheduleError as error:  # the grid rules: say which file broke them
+            raise ScheduleError(f"{origin}: {error}") from None
 
     @classmethod
     def read(cls, path: str | Path) -> Schedule:
@@ -221,10 +279,12 @@ class Schedule:
         return cls.from_json(text, origin=str(path))
 
 
-def _refuse_duplicate_keys(text: str, origin: str) -> None:
-    """JSON allows a key twice in one object and readers keep the last: a schedule naming a
-    drug (or a block's dose) twice would silently lose one. Malformed JSON is left to the
-    schema's own message."""
+def _refuse_non_i_json(text: str, origin: str) -> None:
+    """Refuse what the schema cannot see because parsing loses it (I-JSON, RFC 7493 2.2-2.3).
+    A key twice in one object: readers keep the last, so a drug (or a block's dose) named twice
+    would silently lose one. A number that is no finite double (in provenance, which has no
+    types): NaN and Infinity are not JSON and 1e400 overflows, so other tools read it
+    differently or not at all."""
     def pairs(items: list[tuple[str, Any]]) -> dict:
         keys = [key for key, _ in items]
         twice = sorted({key for key in keys if keys.count(key) > 1})
@@ -233,8 +293,35 @@ def _refuse_duplicate_keys(text: str, origin: str) -> None:
                                 "each once (a drug's blocks together under one key)")
         return dict(items)
 
-    with contextlib.suppress(json.JSONDecodeError, RecursionError):
-        json.loads(text, object_pairs_hook=pairs)
+    try:
+        where = _non_finite(json.loads(text, object_pairs_hook=pairs), ())
+    except ScheduleError:
+        raise
+    except (ValueError, RecursionError):  # ValueError: also more digits than Python converts
+        return
+    if where is not None:
+        raise ScheduleError(f"{origin}: {_field(where)}: not a finite number (NaN, Infinity or "
+                            "beyond the range of a double); give a finite number")
+
+
+def _non_finite(value: Any, loc: tuple) -> tuple | None:
+    """Where the first number that is no finite double sits in a parsed JSON value."""
+    if isinstance(value, dict | list):
+        items = value.items() if isinstance(value, dict) else enumerate(value)
+        for key, item in items:
+            found = _non_finite(item, (*loc, key))
+            if found is not None:
+                return found
+    elif isinstance(value, int | float) and not abs(value) <= sys.float_info.max:  # NaN too
+        return loc
+    return None
+
+
+def _field(loc: tuple) -> str:
+    """A document location as the README writes it: drugs.osimertinib.blocks.0.dose."""
+    if loc and loc[-1] == "[key]":  # pydantic's mark for a refused object key
+        return f"{_field(loc[:-2])} key {loc[-2]!r}"
+    return ".".join(str(part) for part in loc) or "document"
 
 
 def grid_steps(duration: float, step: float) -> int | None:
@@ -243,8 +330,10 @@ def grid_steps(duration: float, step: float) -> int | None:
     Every day-valued setting that must sit on the grid (horizon, treatment, block edges, rule
     lengths) is tested here, each caller raising its own error. A duration above zero that
     rounds to no step at all (1e-10 d) is not on the grid either: read as 0 it would silently
-    drop a treatment or a rule."""
+    drop a treatment or a rule. A ratio that overflows (a step of 5e-324 d) is on no grid."""
     steps = duration / step
+    if not math.isfinite(steps):
+        return None
     if abs(steps - round(steps)) > _GRID_TOLERANCE * max(1.0, abs(steps)):
         return None
     if duration != 0 and round(steps) == 0:
@@ -256,13 +345,13 @@ def _interval_count(horizon: float, grid_step: float) -> int:
     if not (grid_step > 0 and horizon > 0):
         raise ScheduleError("grid_step and horizon must be positive numbers of days; give "
                             "e.g. grid_step 1 and horizon 100")
+    size_problem = grid_size_problem(horizon, grid_step)  # first: it bounds the ratio
+    if size_problem:
+        raise ScheduleError(f"{size_problem}; give a shorter horizon or a coarser grid_step")
     n = grid_steps(horizon, grid_step)
     if n is None:
         raise ScheduleError(f"horizon {horizon:g} d is not a whole number of grid steps of "
                             f"{grid_step:g} d; change one of them")
-    size_problem = grid_size_problem(horizon, grid_step)
-    if size_problem:
-        raise ScheduleError(f"{size_problem}; give a shorter horizon or a coarser grid_step")
     return n
 
 

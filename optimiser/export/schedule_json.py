@@ -2,9 +2,10 @@
 
 The export is ``Schedule.to_json()`` with the export provenance in its ``provenance`` field, so
 ``Schedule.read`` reads it back unchanged. The schema is generated from the pydantic model
-(``models.schedule.ScheduleDocument``) and committed at ``schemas/schedule-v1.schema.json`` so
-that tools without Python can validate schedules; a test fails if the two drift apart. After
-changing ``ScheduleDocument``, rewrite the committed file with::
+(``models.schedule.ScheduleDocument``, which ``Schedule.from_json`` validates with) and committed
+at ``schemas/schedule-v1.schema.json`` so that tools without Python can validate schedules; a
+test fails if the two drift apart. After changing ``ScheduleDocument``, rewrite the committed
+file with (and the report schema, which embeds it, with ``python -m optimiser.report``)::
 
     python -m optimiser.export.schedule_json
 """
@@ -27,12 +28,12 @@ SCHEMA_PATH = Path(__file__).with_name("schemas") / f"{FORMAT_VERSION}.schema.js
 
 
 def schema() -> dict[str, Any]:
-    """The JSON Schema (draft 2020-12) of the schedule document, generated from pydantic."""
+    """The JSON Schema (draft 2020-12) of the schedule document, generated from pydantic: the
+    reader validates with the same model, so the two refuse the same documents. Only standard
+    keywords: the version is in ``$id``, the title and ``schema_version``'s ``const``."""
     generated = ScheduleDocument.model_json_schema()
     return {"$schema": "https://json-schema.org/draft/2020-12/schema", "$id": SCHEMA_ID,
-            **generated,
-            "title": f"persister-opt schedule, version {SCHEDULE_SCHEMA_VERSION}",
-            "version": SCHEDULE_SCHEMA_VERSION}
+            **generated, "title": f"persister-opt schedule, version {SCHEDULE_SCHEMA_VERSION}"}
 
 
 def schema_text() -> str:

@@ -16,8 +16,8 @@ CLI = (sys.executable, "-c", "from optimiser.entry import run; run()")
 
 
 def run_cli(*args: str, timeout: float = 600, cwd=None, env=None) -> subprocess.CompletedProcess:
-    return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout,
-                          cwd=cwd, env=env)
+    return subprocess.run([*CLI, *args], capture_output=True, text=True, encoding="utf-8",
+                          timeout=timeout, cwd=cwd, env=env)
 
 # Hypothesis profiles (tests/test_properties.py): "ci" (default) runs a bounded, reproducible
 # number of cases; "stress" runs 10 000 fresh ones (HYPOTHESIS_PROFILE=stress). Neither writes an

@@ -5,6 +5,7 @@ is compared with the project's scipy simulation by the same helper, on the same 
 """
 
 import collections
+import locale
 import math
 
 import numpy as np
@@ -117,6 +118,15 @@ def test_sbml_every_literal_and_variable_carries_its_unit(parameters, tmp_path):
     assert _factor(sbml.getUnitDefinition(sbml.getTimeUnits())) == pytest.approx(86400)
     assert (sbml.getSubstanceUnits(), sbml.getExtentUnits(), sbml.getVolumeUnits()) == (
         "item", "item", "litre")
+
+
+@pytest.fixture(autouse=True)
+def _locale_kept():
+    """Importing COPASI (basico) sets the C locale for the whole process; the later test files
+    of this pytest worker then decode the command line's UTF-8 output as ASCII. Put it back."""
+    saved = locale.setlocale(locale.LC_ALL)
+    yield
+    locale.setlocale(locale.LC_ALL, saved)
 
 
 def _names(sbml):

@@ -23,6 +23,7 @@ from models.model import Model, ModelError
 from models.parameters import ParameterError, convert
 
 GLUCOSE_OUTPUT = "glucose"
+GLUCOSE_UNIT = "mg/dL"  # of the models' glucose output and of --max-glucose
 GLUCOSE_MOLAR_MASS = 180.156  # g/mol, to read limits given in mmol/L
 _GLUCOSE = re.compile(r"^\s*(?P<number>\d+(\.\d*)?|\.\d+)\s*(?P<unit>.*?)\s*$")
 _GLUCOSE_HELP = "give a concentration such as 180, 180mg/dL or 10mmol/L"
@@ -198,7 +199,7 @@ def _require_output(name: str, output: str, model: Model) -> None:
 
 def max_glucose(limit_mg_dl: float) -> OutputLimit:
     """The glucose limit of ``--max-glucose`` (mg/dL), on the model's ``glucose`` output."""
-    return OutputLimit(GLUCOSE_OUTPUT, limit_mg_dl, "mg/dL", "max glucose")
+    return OutputLimit(GLUCOSE_OUTPUT, limit_mg_dl, GLUCOSE_UNIT, "max glucose")
 
 
 def parse_glucose(text: str) -> float:
@@ -207,10 +208,10 @@ def parse_glucose(text: str) -> float:
     match = _GLUCOSE.match(str(text))
     if not match:
         raise PathLimitError(f"glucose limit {text!r} is not understood; {_GLUCOSE_HELP}")
-    value, unit = float(match["number"]), match["unit"] or "mg/dL"
+    value, unit = float(match["number"]), match["unit"] or GLUCOSE_UNIT
     try:
         if "mol" in unit:
             return convert(value, unit, "mmol/L", "glucose limit") * GLUCOSE_MOLAR_MASS / 10
-        return convert(value, unit, "mg/dL", "glucose limit")
+        return convert(value, unit, GLUCOSE_UNIT, "glucose limit")
     except ParameterError as error:
         raise PathLimitError(str(error)) from None

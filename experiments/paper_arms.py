@@ -12,7 +12,7 @@ from experiments.framework import Experiment, ExperimentOutput, ExperimentSettin
 from models.persister import IGF1R_INHIBITOR, OSIMERTINIB, persister_model
 from models.persister.outcome import DETECTION_LIMIT_CELLS, outcome
 from models.schedule import Schedule
-from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure, treatment_end
+from optimiser.plots import cell_axis_top, draw_cells, draw_doses, new_figure
 from optimiser.simulate import RTOL, simulate
 
 ARMS_DIR = Path(__file__).resolve().parent / "arms"
@@ -111,9 +111,9 @@ def _figure(simulated: list, model):
     top = cell_axis_top([trajectory for _, _, trajectory in simulated])
     for column, (label, schedule, trajectory) in enumerate(simulated):
         draw_cells(axes[0, column], trajectory, DETECTION_LIMIT_CELLS, top,
-                   end=treatment_end(schedule))
+                   end=schedule.treatment_end)
         axes[0, column].set_title(label.replace(" + ", "\n+ "), fontsize=9)
-        draw_doses(axes[1, column], schedule, model.control_names, model)
+        draw_doses(axes[1, column], schedule, model, model.control_names)
     for ax in axes.flat:
         ax.label_outer()
     # the legend of a treated arm: its detection-limit entry names the day treatment ends

@@ -26,7 +26,7 @@ from experiments.framework import (
 )
 from models.days import compact_days
 from models.persister import IGF1R_INHIBITOR, default_ensemble, persister_problem
-from models.persister.outcome import DETECTION_LIMIT_CELLS, treatment_end
+from models.persister.outcome import DETECTION_LIMIT_CELLS
 from optimiser.objectives import Cure
 from optimiser.pipeline import optimise, solver_for
 from optimiser.plots import new_figure
@@ -70,7 +70,7 @@ def run(settings: ExperimentSettings, step: Step) -> ExperimentOutput:
     lineages = solver_for(cure)
     output = nominal.model.output_function("total_cells").map(nominal.n_intervals + 1)
     resistant = nominal.model.state_names.index("R")
-    ends = {label: round(treatment_end(nominal.schedule({IGF1R_INHIBITOR: w}))
+    ends = {label: round(nominal.schedule({IGF1R_INHIBITOR: w}).treatment_end
                          / nominal.grid_step) for label, w in schedules.items()}
     rows = []
     for j, draw in enumerate(draws):

@@ -181,6 +181,13 @@ class Schedule:
         return out
 
     # -- queries ---------------------------------------------------------------------------------
+    @property
+    def treatment_end(self) -> float:
+        """Last day any drug is given (0 untreated): what follows treatment (the detection-limit
+        rule, regrowth) is judged from then on."""
+        return max((stop for drug in self.doses for _, stop, _ in self.blocks(drug)),
+                   default=0.0)
+
     def blocks(self, drug: str) -> list[tuple[float, float, float]]:
         """Maximal runs of equal non-zero dose: (start day, stop day, dose)."""
         values = np.asarray(self.doses.get(drug, np.zeros(self.n_intervals)))

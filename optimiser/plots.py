@@ -28,9 +28,10 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from constraints.path import GLUCOSE_OUTPUT, OutputLimit
+from constraints.path import GLUCOSE_OUTPUT, GLUCOSE_UNIT, OutputLimit
 from models.errors import InputError
 from optimiser.files import atomic_output
+from optimiser.report import LOG10_CELLS
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -58,8 +59,6 @@ REFERENCE_COLOUR = "0.35"  # one-cell line, detection limit, glucose limit, end 
 WINDOW_COLOUR = "0.92"
 WINDOW_GID = "treatment window"
 END_GID = "end of treatment"
-GLUCOSE_UNIT = "mg/dL"  # the unit of every model's glucose output (and of --max-glucose)
-LOG10_CELLS = "log10_total_cells"
 LEGEND = {"loc": "upper left", "bbox_to_anchor": (1.01, 1.0), "fontsize": 8,
           "borderaxespad": 0.0, "frameon": False}
 
@@ -106,9 +105,9 @@ def population_label(state: State) -> str:
     return f"{state.description} ({state.name})" if state.description else state.name
 
 
-def drug_label(model: Model | None, drug: str) -> str:
+def drug_label(model: Model, drug: str) -> str:
     """A drug as the model names it (``Control.display_name``, e.g. 'IGF-1R inhibitor')."""
-    return model.control(drug).display_name if model is not None else drug.replace("_", " ")
+    return model.control(drug).display_name
 
 
 def exposure_states(model: Model) -> dict[str, State]:
@@ -127,12 +126,6 @@ def exposure_states(model: Model) -> dict[str, State]:
                 found[control.name] = state
                 break
     return found
-
-
-def treatment_end(schedule: Schedule) -> float:
-    """Last day any drug is given (0 untreated): the detection-limit rule holds from then."""
-    return max((stop for drug in schedule.doses for _, stop, _ in schedule.blocks(drug)),
-               default=0.0)
 
 
 # -- panels ------------------------------------------------------------------------------------
@@ -178,8 +171,8 @@ def draw_cells(ax: Axes, trajectory: Trajectory, detection_limit: float | None =
     ax.grid(True, which="major", alpha=0.3)
 
 
-def draw_doses(ax: Axes, schedule: Schedule, drugs: Sequence[str] | None = None,
-               model: Model | None = None) -> None:
+def draw_doses(ax: Axes, schedule: Schedule, model: Model,
+               drugs: Sequence[str] | None = None) -> None:
     """One row per drug (its name from ``model``), a bar on each dosing block, bar height
     proportional to the daily dose (full row height = that drug's highest dose, given in the
     row label); drugs in the warm colour family, in the order given."""
@@ -331,7 +324,7 @@ def schedule_figure(trajectory: Trajectory, schedule: Schedule, title: str = "",
     figure = new_figure(WIDTH_IN, 0.8 * sum(rows) + 1.2)
     axes = dict(zip(panels, figure.subplots(len(rows), 1, sharex=True, height_ratios=rows),
                     strict=True))
-    end = treatment_end(schedule)
+    end = schedule.treatment_end
     draw_cells(axes["cells"], trajectory, detection_limit, end=end)
     titles = {"cells": "tumour cells by population (log scale)",
               "failure": "chance the tumour is not controlled (branching process)",
@@ -339,7 +332,7 @@ def schedule_figure(trajectory: Trajectory, schedule: Schedule, title: str = "",
               "glucose": "blood glucose"}
     if curve:
         draw_no_regrowth(axes["failure"], curve, detection_limit)
-    draw_doses(axes["doses"], schedule, drugs, model)
+    draw_doses(axes["doses"], schedule, model, drugs)
     titles["exposure"] = draw_exposure(axes["exposure"], trajectory, schedule, drugs)
     glucose_limits = [limit for limit in limits
                       if isinstance(limit, OutputLimit) and limit.output == GLUCOSE_OUTPUT]
@@ -372,8 +365,7 @@ def plot_schedule(trajectory: Trajectory, schedule: Schedule, path: Path, title:
                        path, metadata)
 
 
-def pareto_figure(points: Sequence[FrontPoint], title: str = "",
-                  drug: str = "IGF-1R inhibitor") -> Figure:
+def pareto_figure(points: Sequence[FrontPoint], drug: str, title: str = "") -> Figure:
     """Residual against exposure of ``drug`` (its display name) on the front, with the relaxed
     bounds and the schedules that failed the check; the title gives the front's extremes."""
     figure = new_figure(7.0, 5.0)
@@ -405,4 +397,4 @@ def pareto_figure(points: Sequence[FrontPoint], title: str = "",
 def plot_pareto(points: Sequence[FrontPoint], path: Path, drug: str, title: str = "",
                 metadata: Mapping[str, Any] | None = None) -> Path:
     """PNG (700 x 500 px) of the front: residual against exposure, with the relaxed bounds."""
-    return save_figure(pareto_figure(points, title, drug), path, metadata)
+    return save_figure(pareto_figure(points, drug, title), path, metadata)

@@ -42,6 +42,12 @@ class Trajectory:
     pieces: tuple = field(default=(), repr=False, compare=False)
 
     @property
+    def treatment_end(self) -> float:
+        """Last day any drug is given (0 untreated), from the dose pieces."""
+        return max((float(stop) for _, stop, _, doses in self.pieces if np.any(doses > 0)),
+                   default=0.0)
+
+    @property
     def states(self) -> dict[str, np.ndarray]:
         natural = self.model.natural_states.map(len(self.times))(self.internal)
         return dict(zip(self.model.state_names, np.asarray(natural), strict=True))

@@ -250,7 +250,7 @@ def simulate_stochastic(trajectory: Trajectory, runs: int, seed: int = 0,
     else:
         mode, values = ("poisson" if start.poisson else "fixed"), start.vector(populations)
     grid = _grid(trajectory, step_days)
-    end = _treatment_end(trajectory)
+    end = trajectory.treatment_end  # regrowth is looked for from then on
     chunks = [(first, min(runs, first + CHUNK_RUNS)) for first in range(0, runs, CHUNK_RUNS)]
     streams = np.random.SeedSequence(seed).spawn(len(chunks))
     total = (len(grid.times) - 1) * len(chunks)
@@ -332,12 +332,6 @@ def _grid_survival(grid: _Grid) -> np.ndarray:
 
 
 # -- the grid -----------------------------------------------------------------------------------
-
-def _treatment_end(trajectory) -> float:
-    """Last day any drug is given (0 untreated): regrowth is looked for from then on."""
-    return max((float(stop) for _, stop, _, doses in trajectory.pieces if np.any(doses > 0)),
-               default=0.0)
-
 
 def _grid(trajectory, step_days: float) -> _Grid:
     """Steps of at most ``step_days`` within each piece of constant doses; rates at the

@@ -262,7 +262,7 @@ def test_pareto_png_and_what_it_draws(tmp_path):
     path = plot_pareto(points, tmp_path / "front.png", "IGF-1R inhibitor", metadata=METADATA)
     with Image.open(path) as image:
         assert image.size == (700, 500) and json.loads(image.text["seed"]) == 7
-    figure = pareto_figure(points)
+    figure = pareto_figure(points, "IGF-1R inhibitor")
     (ax,) = figure.axes
     front, bounds, failed = ax.get_lines()
     assert np.array_equal(front.get_xydata(), [[p.exposure_days, p.objective] for p in points])

@@ -24,18 +24,6 @@ CLINICAL_DETECTION_LIMIT_CELLS = 1e9
 FOUNDERS = {"S": "sensitive", "P": "persister", "R": "pre-existing resistant"}
 
 
-def treatment_end(schedule: Schedule) -> float:
-    """Last day any drug is given (0 for an untreated arm)."""
-    ends = [block[1] for drug in schedule.doses for block in schedule.blocks(drug)]
-    return max(ends, default=0.0)
-
-
-def trajectory_treatment_end(trajectory: Trajectory) -> float:
-    """Last day any drug is given, from the trajectory's dose pieces."""
-    ends = [last for _, last, _, doses in trajectory.pieces if np.any(doses > 0)]
-    return max(ends, default=0.0)
-
-
 def regrowth_day(trajectory: Trajectory, end: float, limit: float) -> float | None:
     """The first sampled day after ``end`` on which the mean tumour reaches ``limit`` cells
     (None: not before the horizon)."""
@@ -50,7 +38,7 @@ def cell_summary(trajectory: Trajectory, detection_limit: float = DETECTION_LIMI
     sensitive or persister founder it came from)."""
     total = trajectory.output("total_cells")
     k = int(np.argmin(total))
-    end = trajectory_treatment_end(trajectory)
+    end = trajectory.treatment_end
     curve, lineages = no_regrowth_curve(trajectory, end, detection_limit)
     expected = float(lineages.expected[-1])
     return {
@@ -140,7 +128,7 @@ def detectable_probability(expected, mean, limit: float):
 def outcome(trajectory: Trajectory, schedule: Schedule, detection_limit: float,
             summary: Callable[[Trajectory, float], dict] = cell_summary) -> dict:
     total = trajectory.output("total_cells")
-    end = treatment_end(schedule)
+    end = schedule.treatment_end
     after = trajectory.times >= end
     return {
         **summary(trajectory, detection_limit),
